@@ -1,0 +1,147 @@
+r"""Session metrics of the seed article's dashboard, as time series.
+
+All functions take the population :math:`\rho(t_n,x)` with shape
+``(n_steps+1, 2*x_max+1)`` and return arrays of shape ``(n_steps+1,)``.
+
+Averaging convention at the inventory boundaries: a maker at ``x=-x_max`` posts
+no ask and one at ``x=+x_max`` posts no bid, so the crowd's average quote on a
+side is taken over the makers who quote that side,
+
+.. math:: \bar\delta^a_t = \frac{\sum_{x>-x_{\max}} \delta^{a}(t,x)\rho(t,x)}
+                                {\sum_{x>-x_{\max}} \rho(t,x)},
+
+and likewise for the bid. If nobody quotes a side at some time (all the mass
+sits on the boundary), that side's average is the quote of the inventory next
+to the boundary.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_real
+
+__all__ = [
+    "average_quotes",
+    "full_spread",
+    "skew",
+    "inventory_mean",
+    "inventory_variance",
+    "derisk_probability",
+    "marginal_cost",
+    "session_metrics",
+]
+
+
+def _side_average(delta, rho, quoting):
+    w = rho[:, quoting]
+    mass = w.sum(axis=1)
+    num = (delta[:, quoting] * w).sum(axis=1)
+    edge = delta[:, quoting][:, 0 if quoting.start == 1 else -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(mass > 0, num / np.where(mass > 0, mass, 1.0), edge)
+    return avg
+
+
+def average_quotes(delta_a, delta_b, rho):
+    r"""Crowd-average ask and bid depths :math:`\bar\delta^a_t,\ \bar\delta^b_t`.
+
+    Parameters
+    ----------
+    delta_a, delta_b : ndarray, shape (n_steps+1, n)
+        Quotes, NaN on the side that does not quote (``x=-x_max`` ask, ``x=+x_max`` bid).
+    rho : ndarray, shape (n_steps+1, n)
+        Distribution of inventories at each time.
+
+    Returns
+    -------
+    avg_a, avg_b : ndarray, shape (n_steps+1,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> da = np.array([[np.nan, 1.0, 2.0]]); db = np.array([[2.0, 1.0, np.nan]])
+    >>> average_quotes(da, db, np.array([[0.5, 0.5, 0.0]]))
+    (array([1.]), array([1.5]))
+    """
+    n = rho.shape[-1]
+    return (_side_average(delta_a, rho, slice(1, n)),
+            _side_average(delta_b, rho, slice(0, n - 1)))
+
+
+def full_spread(avg_a, avg_b):
+    r"""The full spread :math:`\bar\delta^a + \bar\delta^b` (ask price minus bid price)."""
+    return np.asarray(avg_a) + np.asarray(avg_b)
+
+
+def skew(avg_a, avg_b):
+    r"""The skew :math:`\bar\delta^a - \bar\delta^b`.
+
+    The seed article's dashboard labels this quantity "FullSpread"; it is the
+    asymmetry of the quotes, zero for a symmetric crowd, not a spread.
+    """
+    return np.asarray(avg_a) - np.asarray(avg_b)
+
+
+def inventory_mean(x, rho):
+    r""":math:`\mathbb{E}[X_t] = \sum_x x\,\rho(t,x)`."""
+    return rho @ np.asarray(x, dtype=float)
+
+
+def inventory_variance(x, rho):
+    r""":math:`\mathrm{Var}[X_t] = \sum_x (x-\bar x_t)^2\rho(t,x)`."""
+    x = np.asarray(x, dtype=float)
+    m = rho @ x
+    return ((x[None, :] - m[:, None]) ** 2 * rho).sum(axis=1)
+
+
+def derisk_probability(x, rho, eps):
+    r""":math:`P(|X_t| < \varepsilon) = \sum_{|x|<\varepsilon}\rho(t,x)`, with ``eps > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> derisk_probability([-1, 0, 1], np.array([[0.25, 0.5, 0.25]]), eps=0.5)
+    array([0.5])
+    """
+    eps = check_real("eps", eps, lo=0.0, lo_open=True)
+    inside = np.abs(np.asarray(x, dtype=float)) < eps
+    return rho[:, inside].sum(axis=1)
+
+
+def marginal_cost(V):
+    r"""Shadow price of one more unit at flat inventory, :math:`\partial_x V(t,0)`.
+
+    Central difference :math:`[V(t,1)-V(t,-1)]/2` on the unit inventory grid.
+    """
+    V = np.asarray(V, dtype=float)
+    mid = V.shape[-1] // 2
+    return 0.5 * (V[..., mid + 1] - V[..., mid - 1])
+
+
+def session_metrics(solution, rho, eps=0.5):
+    r"""All dashboard metrics of a solution and its population, as a dict.
+
+    Parameters
+    ----------
+    solution : HJBSolution or MeanFieldSolution
+    rho : ndarray, shape (n_steps+1, 2*x_max+1)
+    eps : float
+        Threshold of the de-risk probability, ``eps > 0``.
+
+    Returns
+    -------
+    dict
+        Keys ``avg_delta_a``, ``avg_delta_b``, ``full_spread``, ``skew``,
+        ``mean``, ``variance``, ``derisk``, ``marginal_cost``; each of shape (n_steps+1,).
+    """
+    a, b = average_quotes(solution.delta_a, solution.delta_b, rho)
+    return {
+        "avg_delta_a": a,
+        "avg_delta_b": b,
+        "full_spread": full_spread(a, b),
+        "skew": skew(a, b),
+        "mean": inventory_mean(solution.x, rho),
+        "variance": inventory_variance(solution.x, rho),
+        "derisk": derisk_probability(solution.x, rho, eps),
+        "marginal_cost": marginal_cost(solution.V),
+    }

@@ -1,0 +1,104 @@
+r"""The market-making model of the seed article: parameters and inventory grid.
+
+A single market maker quotes an ask at depth :math:`\delta^a` and a bid at depth
+:math:`\delta^b` around the mid. Fills arrive as Poisson processes with
+intensity :math:`\lambda(\delta) = A e^{-k\delta}`. An ask fill moves the
+inventory :math:`x \to x-1`, a bid fill :math:`x \to x+1`; inventory lives on
+:math:`\{-x_{\max},\dots,x_{\max}\}` and the maker does not quote the side that
+would leave the grid. The objective is the edge earned on fills minus a running
+penalty :math:`\eta x^2` and a terminal penalty :math:`\gamma x^2`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_int, check_real
+
+__all__ = ["ModelParams"]
+
+_X_MAX_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    r"""Parameters of the inventory-penalised market-making model.
+
+    .. math::
+
+        V(t,x) = \sup_{\delta}\ \mathbb{E}\Big[\int_t^T \big(\delta^a_s\,dN^a_s
+        + \delta^b_s\,dN^b_s - \eta X_s^2\,ds\big) - \gamma X_T^2\Big],
+        \qquad \lambda(\delta) = A e^{-k\delta}.
+
+    Parameters
+    ----------
+    A : float
+        Fill intensity at zero depth, fills per unit time; ``A > 0``.
+    k : float
+        Decay of the intensity with depth, per price unit; ``k > 0``.
+    eta : float
+        Running inventory penalty :math:`\eta`, per unit inventory squared per
+        unit time; ``eta >= 0``.
+    gamma : float
+        Terminal inventory penalty :math:`\gamma`, per unit inventory squared;
+        ``gamma >= 0``. (Not the risk aversion of Avellaneda--Stoikov: see the
+        book's notation page.)
+    T : float
+        Horizon, in the same time unit as ``A``; ``T > 0``.
+    x_max : int
+        Inventory bound; the grid is ``-x_max..x_max``; integer ``1 <= x_max <= 5000``.
+
+    Raises
+    ------
+    ValueError
+        If a field is not finite or outside its allowed range; the message names it.
+
+    References
+    ----------
+    Sud (2025), "Mean-Field Market Making"; the book's chapter *HJB*.
+
+    Examples
+    --------
+    >>> p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.05, T=10.0, x_max=10)
+    >>> p.n_states
+    21
+    >>> ModelParams(A=1.0, k=-1.0, eta=0.0, gamma=0.0, T=1.0, x_max=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be > 0, got -1.0
+    """
+
+    A: float  # intensity at zero depth, fills per unit time (> 0)
+    k: float  # intensity decay per unit depth (> 0)
+    eta: float  # running inventory penalty (>= 0)
+    gamma: float  # terminal inventory penalty (>= 0)
+    T: float  # horizon (> 0)
+    x_max: int  # inventory bound, grid -x_max..x_max (integer >= 1)
+
+    def __post_init__(self):
+        object.__setattr__(self, "A", check_real("A", self.A, lo=0.0, lo_open=True))
+        object.__setattr__(self, "k", check_real("k", self.k, lo=0.0, lo_open=True))
+        object.__setattr__(self, "eta", check_real("eta", self.eta, lo=0.0))
+        object.__setattr__(self, "gamma", check_real("gamma", self.gamma, lo=0.0))
+        object.__setattr__(self, "T", check_real("T", self.T, lo=0.0, lo_open=True))
+        object.__setattr__(
+            self, "x_max", check_int("x_max", self.x_max, lo=1, hi=_X_MAX_LIMIT)
+        )
+
+    @property
+    def n_states(self) -> int:
+        """Number of inventory levels, ``2 * x_max + 1``."""
+        return 2 * self.x_max + 1
+
+    @property
+    def x(self) -> np.ndarray:
+        """The inventory grid ``-x_max..x_max`` as a float array."""
+        return np.arange(-self.x_max, self.x_max + 1, dtype=float)
+
+    def replace(self, **changes) -> "ModelParams":
+        """Return a copy with some fields changed (validated again)."""
+        fields = dict(A=self.A, k=self.k, eta=self.eta, gamma=self.gamma, T=self.T,
+                      x_max=self.x_max)
+        fields.update(changes)
+        return ModelParams(**fields)

@@ -1,0 +1,230 @@
+r"""The crowd of market makers: master equation and Monte Carlo of inventories.
+
+Under the quotes of a solution, one maker's inventory is a birth--death chain:
+an ask fill moves :math:`x\to x-1` at rate :math:`\lambda^a_t(x)`, a bid fill
+:math:`x\to x+1` at rate :math:`\lambda^b_t(x)`. The fraction of makers at each
+inventory obeys the master equation (the seed article's forward equation)
+
+.. math::
+
+    \partial_t \rho(t,x) = \rho(t,x+1)\lambda^a_t(x+1) + \rho(t,x-1)\lambda^b_t(x-1)
+        - \rho(t,x)\,[\lambda^a_t(x) + \lambda^b_t(x)],
+
+i.e. :math:`\partial_t\rho = \rho\,Q_t` for the row vector :math:`\rho` and the
+tridiagonal generator :math:`Q_t`. Over each step the quotes of the grid time
+:math:`t_n` are held fixed (the same convention in the master equation and in
+the Monte Carlo, so the two describe the same chain).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _metzler
+from ._validation import as_generator, check_choice, check_distribution, check_int
+from .hjb import HJBSolution
+
+__all__ = ["evolve_population", "simulate_inventory", "generator_rates"]
+
+_RATE_LIMIT = 1e12
+
+
+def _check_solution(solution):
+    if not isinstance(solution, HJBSolution):
+        raise ValueError(
+            f"solution must be an HJBSolution (from solve_hjb or solve_mean_field), "
+            f"got {type(solution).__name__}"
+        )
+
+
+def generator_rates(solution):
+    r"""Jump rates of the inventory chain at every grid time.
+
+    Parameters
+    ----------
+    solution : HJBSolution
+
+    Returns
+    -------
+    down, up : ndarray, shape (n_steps+1, 2*x_max+1)
+        Ask-fill rate (``x -> x-1``) and bid-fill rate (``x -> x+1``); zero on
+        the side that does not quote.
+
+    Raises
+    ------
+    ValueError
+        If a rate exceeds 1e12 per unit time (an extreme regime where the
+        optimal quote lies far inside the mid and the chain jumps at once).
+    """
+    _check_solution(solution)
+    down, up = solution.rates()
+    worst = max(float(down.max()), float(up.max()))
+    if not worst <= _RATE_LIMIT:
+        raise ValueError(
+            f"fill rates reach {worst:.3g} per unit time (> {_RATE_LIMIT:g}): the optimal "
+            "quotes cross the mid so deeply that the population dynamics are not "
+            "resolvable; lower gamma, k or x_max"
+        )
+    return down, up
+
+
+def _initial(initial, n):
+    return check_distribution("rho0", initial, n)
+
+
+def evolve_population(solution, rho0, method="exact", check_stability=True):
+    r"""Solve the master equation forward under a solution's quotes.
+
+    .. math:: \rho_{n+1} = \rho_n\, e^{Q_n \Delta t}\quad(\text{exact}),\qquad
+              \rho_{n+1} = \rho_n\,(I + \Delta t\, Q_n)\quad(\text{Euler}).
+
+    Parameters
+    ----------
+    solution : HJBSolution
+        Quotes and intensities on the grid (from :func:`mmlib.solve_hjb` or
+        :func:`mmlib.solve_mean_field`).
+    rho0 : array_like, shape (2*x_max+1,)
+        Initial distribution of inventories: non-negative, summing to 1 (within 1e-9).
+    method : {"exact", "euler"}
+        ``"exact"`` applies the matrix exponential of the frozen generator over
+        each step: non-negative, and mass is conserved to rounding.
+        ``"euler"`` is the seed article's explicit step.
+    check_stability : bool
+        For ``"euler"``: refuse a step with ``dt * max total rate > 1``, beyond
+        which Euler produces negative masses. Set False only to demonstrate that failure.
+
+    Returns
+    -------
+    rho : ndarray, shape (n_steps+1, 2*x_max+1)
+
+    Raises
+    ------
+    ValueError
+        For a bad ``rho0`` or method, rates too large to resolve, or an Euler
+        step beyond its positivity bound (the message gives the smallest stable ``n_steps``).
+
+    References
+    ----------
+    Sud (2025); the book's chapter *Master equation*.
+
+    Examples
+    --------
+    >>> from mmlib import ModelParams, solve_hjb
+    >>> p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.1, T=1.0, x_max=3)
+    >>> sol = solve_hjb(p, n_steps=50)
+    >>> rho = evolve_population(sol, [0, 0, 0, 1.0, 0, 0, 0])
+    >>> round(float(rho[-1].sum()), 12)
+    1.0
+    """
+    _check_solution(solution)
+    check_choice("method", method, {"exact", "euler"})
+    n = solution.x.size
+    rho0 = _initial(rho0, n)
+    down, up = generator_rates(solution)
+    h = solution.dt
+    N = solution.n_steps
+    out = down + up
+    if method == "euler":
+        worst = float(out[:-1].max())
+        if check_stability and h * worst > 1.0:
+            need = int(np.ceil(solution.params.T * worst))
+            raise ValueError(
+                f"euler step loses positivity: dt={h:.4g} > {1 / worst:.4g} = 1/max total "
+                f"rate; use a solution with n_steps >= {need} or method='exact'"
+            )
+    rho = np.empty((N + 1, n))
+    rho[0] = rho0
+    if method == "exact":
+        # probabilities below 1e-18 of their row are irrelevant to a distribution
+        P = _metzler.expm_metzler(down[:-1, 1:], -out[:-1], up[:-1, :-1], h, floor=1e-18)
+        for i in range(N):
+            np.dot(rho[i], P[i], out=rho[i + 1])
+    else:
+        for i in range(N):
+            r = rho[i]
+            nxt = r * (1.0 - h * out[i])
+            nxt[:-1] += h * r[1:] * down[i, 1:]
+            nxt[1:] += h * r[:-1] * up[i, :-1]
+            rho[i + 1] = nxt
+        if not np.all(np.isfinite(rho)):
+            raise ValueError("euler step diverged; use method='exact' or more steps")
+    return rho
+
+
+def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
+    r"""Monte Carlo of individual makers' inventories under a solution's quotes.
+
+    Parameters
+    ----------
+    solution : HJBSolution
+    initial : int or array_like
+        A starting inventory in ``[-x_max, x_max]``, or a distribution over the
+        grid from which each path's start is drawn.
+    n_paths : int
+        Number of independent makers, ``1 <= n_paths <= 10_000_000``.
+    rng : None, int or numpy.random.Generator
+        Source of randomness (a seed makes the run reproducible).
+    method : {"exact", "step"}
+        ``"exact"``: the continuous-time chain with the grid-time rates held
+        over each step (event by event, vectorised over paths); its law is
+        exactly :func:`evolve_population` with ``method="exact"``.
+        ``"step"``: at most one fill per side and step, each with probability
+        :math:`1-e^{-\lambda\Delta t}`.
+
+    Returns
+    -------
+    X : ndarray of int32, shape (n_steps+1, n_paths)
+        Inventory of each path at each grid time.
+
+    Examples
+    --------
+    >>> from mmlib import ModelParams, solve_hjb
+    >>> p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.1, T=1.0, x_max=3)
+    >>> X = simulate_inventory(solve_hjb(p, 20), 0, n_paths=1000, rng=1)
+    >>> X.shape, int(abs(X).max()) <= 3
+    ((21, 1000), True)
+    """
+    _check_solution(solution)
+    check_choice("method", method, {"exact", "step"})
+    n_paths = check_int("n_paths", n_paths, lo=1, hi=10_000_000)
+    gen = as_generator(rng)
+    xm = solution.params.x_max
+    n = 2 * xm + 1
+    if np.ndim(initial) == 0:
+        x0 = check_int("initial", initial, lo=-xm, hi=xm)
+        idx = np.full(n_paths, x0 + xm, dtype=np.int64)
+    else:
+        p0 = check_distribution("initial", initial, n)
+        idx = gen.choice(n, size=n_paths, p=p0).astype(np.int64)
+    down, up = generator_rates(solution)
+    h = solution.dt
+    N = solution.n_steps
+    X = np.empty((N + 1, n_paths), dtype=np.int32)
+    X[0] = idx - xm
+    for i in range(N):
+        if method == "step":
+            pa = -np.expm1(-down[i] * h)
+            pb = -np.expm1(-up[i] * h)
+            u = gen.random((2, n_paths))
+            idx = idx - (u[0] < pa[idx]) + (u[1] < pb[idx])
+        else:
+            _ctmc_step(idx, down[i], up[i], h, gen)
+        X[i + 1] = idx - xm
+    return X
+
+
+def _ctmc_step(idx, down, up, h, gen):
+    """Advance every path of a birth-death chain by time ``h`` in place."""
+    total = down + up
+    left = np.full(idx.size, h)
+    active = np.arange(idx.size)
+    while active.size:
+        s = idx[active]
+        tau = gen.standard_exponential(active.size) / total[s]
+        jump = tau < left[active]
+        active = active[jump]
+        if not active.size:
+            break
+        s = s[jump]
+        left[active] -= tau[jump]
+        go_down = gen.random(active.size) * total[s] < down[s]
+        idx[active] = s + np.where(go_down, -1, 1)

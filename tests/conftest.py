@@ -1,0 +1,89 @@
+"""Shared fixtures and independent reference solvers for the tests.
+
+The helpers here solve the book's equations *another way* than mmlib does
+(dense scipy matrix exponentials, stiff ODE integration, brute force), so that
+the tests compare mmlib against an independent truth.
+"""
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from scipy.integrate import solve_ivp
+
+from mmlib import ModelParams
+
+
+@pytest.fixture
+def moderate():
+    return ModelParams(A=1.0, k=1.2, eta=0.02, gamma=0.1, T=2.0, x_max=6)
+
+
+def dense_w_generator(p, A_a=None, A_b=None):
+    """Dense M with -dw/dt = M w, built from the HJB written out by hand."""
+    A_a = p.A if A_a is None else A_a
+    A_b = p.A if A_b is None else A_b
+    n = p.n_states
+    M = np.zeros((n, n))
+    for i in range(n):
+        M[i, i] = -p.k * p.eta * p.x[i] ** 2
+        if i > 0:  # ask fill exists: x -> x-1
+            M[i, i - 1] = A_a / np.e
+        if i < n - 1:  # bid fill exists: x -> x+1
+            M[i, i + 1] = A_b / np.e
+    return M
+
+
+def expm_reference_V(p, t):
+    """V(t, x) = log(expm(M (T - t)) w_T) / k with scipy's expm, one time at a time."""
+    M = dense_w_generator(p)
+    wT = np.exp(-p.k * p.gamma * p.x**2)
+    return np.array([np.log(sla.expm(M * (p.T - s)) @ wT) / p.k for s in t])
+
+
+def stiff_reference_V(p, t_eval, delta_bounds=None, rtol=1e-12, atol=1e-12):
+    """Integrate the HJB for V in tau = T - t with Radau and an analytic Jacobian.
+
+    dV/dtau = sum over sides of sup_delta lambda(delta)(delta + dV) - eta x^2,
+    written without the change of variable w = exp(kV).
+    """
+    A, k, x = p.A, p.k, p.x
+    n = x.size
+    lo, hi = (-np.inf, np.inf) if delta_bounds is None else delta_bounds
+
+    def side(dv):
+        d = np.clip(1.0 / k - dv, lo, hi)
+        lam = A * np.exp(-k * d)
+        val = lam * (d + dv)
+        # d(val)/d(dv) = lam (envelope theorem inside the bounds; also when clipped)
+        return val, lam
+
+    def rhs(tau, V):
+        f = -p.eta * x**2
+        f = f.copy()
+        va, _ = side(V[:-1] - V[1:])  # ask at x = 1..n-1: V(x-1) - V(x)
+        vb, _ = side(V[1:] - V[:-1])  # bid at x = 0..n-2: V(x+1) - V(x)
+        f[1:] += va
+        f[:-1] += vb
+        return f
+
+    def jac(tau, V):
+        J = np.zeros((n, n))
+        _, la = side(V[:-1] - V[1:])
+        _, lb = side(V[1:] - V[:-1])
+        idx = np.arange(1, n)
+        J[idx, idx - 1] += la
+        J[idx, idx] -= la
+        idx = np.arange(0, n - 1)
+        J[idx, idx + 1] += lb
+        J[idx, idx] -= lb
+        return J
+
+    taus = p.T - np.asarray(t_eval)[::-1]
+    sol = solve_ivp(rhs, (0.0, p.T), -p.gamma * x**2, method="Radau", jac=jac,
+                    t_eval=taus, rtol=rtol, atol=atol)
+    assert sol.success, sol.message
+    return sol.y.T[::-1]
+
+
+def gaussian_rho0(p, sd):
+    r = np.exp(-0.5 * (p.x / sd) ** 2)
+    return r / r.sum()

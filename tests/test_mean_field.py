@@ -1,0 +1,130 @@
+"""Mean-field fixed point against independent re-solves."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from scipy.integrate import solve_ivp
+
+from mmlib import MeanFieldConvergenceWarning, ModelParams, solve_mean_field
+from mmlib.metrics import average_quotes
+from conftest import dense_w_generator, gaussian_rho0
+
+
+@pytest.fixture(scope="module")
+def mf_case():
+    p = ModelParams(A=1.0, k=1.3, eta=0.03, gamma=0.2, T=3.0, x_max=5)
+    rho0 = gaussian_rho0(p, 1.5)
+    rho0 = rho0 * (1 + 0.4 * np.tanh(p.x))  # asymmetric: a crowd that is long on average
+    rho0 /= rho0.sum()
+    return p, rho0, solve_mean_field(p, rho0, 60, tol=1e-11)
+
+
+def test_converges_with_residual_below_tol(mf_case):
+    p, rho0, mf = mf_case
+    assert mf.converged
+    assert mf.residuals[-1] <= 1e-11
+    assert len(mf.residuals) >= 2 and mf.residuals[0] > mf.residuals[-1]
+
+
+def test_returned_averages_are_a_fixed_point(mf_case):
+    """Recompute the crowd averages from the returned quotes and population."""
+    p, rho0, mf = mf_case
+    a, b = average_quotes(mf.delta_a, mf.delta_b, mf.rho)
+    np.testing.assert_allclose(a, mf.avg_delta_a, atol=1e-11)
+    np.testing.assert_allclose(b, mf.avg_delta_b, atol=1e-11)
+    assert np.max(np.abs(mf.avg_delta_a - mf.avg_delta_b)) > 1e-3  # really asymmetric
+
+
+def test_value_solves_the_hjb_for_the_returned_crowd(mf_case):
+    """Independent re-solve: one scipy expm per step with the crowd's intensity scales."""
+    p, rho0, mf = mf_case
+    h = p.T / mf.n_steps
+    w = np.exp(-p.k * p.gamma * p.x**2)
+    V = [p.k * 0 + np.log(w) / p.k]
+    for n in range(mf.n_steps - 1, -1, -1):
+        Aa = p.A * np.exp(p.k * mf.avg_delta_a[n])
+        Ab = p.A * np.exp(p.k * mf.avg_delta_b[n])
+        w = sla.expm(dense_w_generator(p, Aa, Ab) * h) @ w
+        V.append(np.log(w) / p.k)
+    np.testing.assert_allclose(mf.V, np.array(V[::-1]), atol=1e-10)
+
+
+def test_population_is_the_law_under_continuously_optimal_quotes():
+    """Integrate the master equation with quotes updated continuously inside each step
+    (V(t) from an expm inside the ODE right-hand side) and compare with rho."""
+    p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.3, T=1.0, x_max=3)
+    rho0 = gaussian_rho0(p, 1.0)
+    mf = solve_mean_field(p, rho0, 10)
+    h = p.T / mf.n_steps
+    rho = rho0.copy()
+    for n in range(mf.n_steps):
+        Aa = p.A * np.exp(p.k * mf.avg_delta_a[n])
+        Ab = p.A * np.exp(p.k * mf.avg_delta_b[n])
+        M = dense_w_generator(p, Aa, Ab)
+        w_next = np.exp(p.k * mf.V[n + 1])
+
+        def rhs(s, r):
+            w = sla.expm(M * (h - s)) @ w_next  # w at time t_n + s
+            Q = np.zeros((p.n_states, p.n_states))
+            for i in range(p.n_states):
+                if i > 0:
+                    Q[i, i - 1] = Aa / np.e * w[i - 1] / w[i]
+                if i < p.n_states - 1:
+                    Q[i, i + 1] = Ab / np.e * w[i + 1] / w[i]
+                Q[i, i] = -Q[i].sum()
+            return r @ Q
+
+        rho = solve_ivp(rhs, (0, h), rho, rtol=1e-11, atol=1e-13, method="DOP853").y[:, -1]
+        np.testing.assert_allclose(mf.rho[n + 1], rho, atol=1e-9)
+
+
+def test_symmetric_inputs_give_zero_skew():
+    p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=5.0, x_max=8)
+    mf = solve_mean_field(p, gaussian_rho0(p, 2.0), 100)
+    np.testing.assert_allclose(mf.avg_delta_a - mf.avg_delta_b, 0.0, atol=1e-12)
+    np.testing.assert_allclose(mf.rho, mf.rho[:, ::-1], atol=1e-14)
+
+
+def test_mass_conservation_and_positivity(mf_case):
+    p, rho0, mf = mf_case
+    np.testing.assert_allclose(mf.rho.sum(axis=1), 1.0, atol=1e-12)
+    assert mf.rho.min() >= 0
+
+
+def test_coupling_only_rescales_intensity_uncoupled_limit():
+    """With the crowd fixed at avg = 0 the model is the plain HJB: check the
+    identity A_eff = A e^{k avg} is what the solution carries."""
+    p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=2.0, x_max=4)
+    mf = solve_mean_field(p, gaussian_rho0(p, 1.0), 40)
+    np.testing.assert_allclose(mf.A_a, p.A * np.exp(p.k * mf.avg_delta_a))
+
+
+def test_non_convergence_is_loud():
+    p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=2.0, x_max=4)
+    with pytest.warns(MeanFieldConvergenceWarning, match="not converged"):
+        mf = solve_mean_field(p, gaussian_rho0(p, 1.0), 40, max_iter=1)
+    assert not mf.converged
+
+
+def test_damping_changes_the_path_not_the_answer():
+    p = ModelParams(A=1.0, k=1.0, eta=0.02, gamma=0.1, T=2.0, x_max=4)
+    rho0 = gaussian_rho0(p, 1.0)
+    a = solve_mean_field(p, rho0, 40, damping=1.0)
+    b = solve_mean_field(p, rho0, 40, damping=0.5)
+    assert len(b.residuals) > len(a.residuals)
+    np.testing.assert_allclose(a.V, b.V, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(damping=0.0), "damping"), (dict(damping=1.5), "damping"),
+    (dict(tol=0.0), "tol"), (dict(max_iter=0), "max_iter"), (dict(n_steps=0), "n_steps"),
+])
+def test_bad_arguments(kwargs, match):
+    p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=2.0, x_max=2)
+    args = dict(n_steps=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        solve_mean_field(p, np.full(5, 0.2), **args)
+    with pytest.raises(ValueError, match="rho0"):
+        solve_mean_field(p, np.full(4, 0.25), 10)

@@ -1,0 +1,148 @@
+"""Master equation and Monte Carlo of inventories, against independent truths."""
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+from mmlib import ModelParams, evolve_population, simulate_inventory, solve_hjb
+from conftest import gaussian_rho0
+
+
+@pytest.fixture
+def small():
+    p = ModelParams(A=1.5, k=1.0, eta=0.05, gamma=0.2, T=3.0, x_max=5)
+    return p, solve_hjb(p, 60)
+
+
+def dense_generator(sol, n):
+    """Q_n written out from the quotes: Q[x, x-1] = A e^{-k da}, Q[x, x+1] = A e^{-k db}."""
+    p = sol.params
+    Q = np.zeros((p.n_states, p.n_states))
+    for i in range(p.n_states):
+        if i > 0:
+            Q[i, i - 1] = sol.A_a[n] * np.exp(-p.k * sol.delta_a[n, i])
+        if i < p.n_states - 1:
+            Q[i, i + 1] = sol.A_b[n] * np.exp(-p.k * sol.delta_b[n, i])
+        Q[i, i] = -Q[i].sum()
+    return Q
+
+
+def test_exact_step_matches_scipy_expm_and_conserves_mass(small):
+    p, sol = small
+    rho0 = gaussian_rho0(p, 2.0)
+    rho = evolve_population(sol, rho0)
+    ref = [rho0]
+    for n in range(sol.n_steps):
+        ref.append(ref[-1] @ sla.expm(dense_generator(sol, n) * sol.dt))
+    np.testing.assert_allclose(rho, np.array(ref), atol=1e-13)
+    np.testing.assert_allclose(rho.sum(axis=1), 1.0, atol=1e-12)
+    assert rho.min() >= 0.0
+
+
+def test_euler_converges_at_first_order_to_exact():
+    p = ModelParams(A=1.5, k=1.0, eta=0.05, gamma=0.2, T=3.0, x_max=5)
+    rho0 = gaussian_rho0(p, 2.0)
+    errs = []
+    for n in (100, 200, 400, 800):
+        sol = solve_hjb(p, n)
+        errs.append(np.abs(evolve_population(sol, rho0, "euler")[-1]
+                           - evolve_population(sol, rho0)[-1]).max())
+    ratios = np.array(errs[:-1]) / np.array(errs[1:])
+    np.testing.assert_allclose(ratios, 2.0, rtol=0.1)
+
+
+def test_euler_refuses_steps_that_lose_positivity_and_shows_it_when_forced():
+    p = ModelParams(A=3.0, k=1.0, eta=0.05, gamma=0.5, T=4.0, x_max=6)
+    sol = solve_hjb(p, 8)
+    rho0 = np.zeros(p.n_states)
+    rho0[-1] = 1.0  # all mass at the long boundary, where the ask rate is highest
+    with pytest.raises(ValueError, match=r"n_steps >= \d+"):
+        evolve_population(sol, rho0, "euler")
+    forced = evolve_population(sol, rho0, "euler", check_stability=False)
+    assert forced.min() < 0  # negative "probabilities"
+    np.testing.assert_allclose(forced.sum(axis=1), 1.0, atol=1e-12)  # mass still sums to 1
+
+
+def _tv(counts, p):
+    return 0.5 * np.abs(counts / counts.sum() - p).sum()
+
+
+def _expected_tv_bound(p, n):
+    """E[TV] <= 1/2 sum_x sqrt(p_x (1 - p_x) / n) for a multinomial histogram (Jensen)."""
+    return 0.5 * np.sqrt(p * (1 - p) / n).sum()
+
+
+def test_monte_carlo_matches_master_equation_within_statistical_bound(small):
+    p, sol = small
+    rho0 = gaussian_rho0(p, 2.0)
+    rho = evolve_population(sol, rho0)
+    tvs, ns = [], [500, 2000, 8000, 32000]
+    for j, n in enumerate(ns):
+        X = simulate_inventory(sol, rho0, n, rng=100 + j)
+        tv_t = []
+        for i in (20, 60):
+            counts = np.bincount(X[i] + p.x_max, minlength=p.n_states)
+            tv = _tv(counts, rho[i])
+            assert tv <= 3.0 * _expected_tv_bound(rho[i], n), (n, i, tv)
+            tv_t.append(tv)
+        tvs.append(np.mean(tv_t))
+    slope = np.polyfit(np.log(ns), np.log(tvs), 1)[0]
+    assert -0.85 < slope < -0.2, slope
+
+
+def test_per_step_simulation_is_close_for_small_steps():
+    p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.0, x_max=4)
+    sol = solve_hjb(p, 400)
+    rho = evolve_population(sol, gaussian_rho0(p, 1.5))
+    X = simulate_inventory(sol, gaussian_rho0(p, 1.5), 20000, rng=5, method="step")
+    counts = np.bincount(X[-1] + p.x_max, minlength=p.n_states)
+    assert _tv(counts, rho[-1]) <= 3 * _expected_tv_bound(rho[-1], 20000) + 0.01
+
+
+def test_simulation_is_reproducible_and_respects_bounds(small):
+    p, sol = small
+    a = simulate_inventory(sol, 0, 300, rng=7)
+    b = simulate_inventory(sol, 0, 300, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a).max() <= p.x_max and np.all(a[0] == 0)
+    assert np.all(np.abs(np.diff(a, axis=0)) <= sol.n_steps)  # sanity
+
+
+def test_mean_inventory_of_simulation_matches_master_equation(small):
+    p, sol = small
+    rho = evolve_population(sol, gaussian_rho0(p, 2.0))
+    X = simulate_inventory(sol, gaussian_rho0(p, 2.0), 40000, rng=11)
+    mean_ref = rho[-1] @ p.x
+    se = X[-1].std() / np.sqrt(X.shape[1])
+    assert abs(X[-1].mean() - mean_ref) < 4 * se
+
+
+@pytest.mark.parametrize("rho0,match", [
+    (np.full(11, 1 / 10), "rho0"),  # sums to 1.1
+    (np.r_[-0.1, np.full(10, 0.11)], "rho0"),
+    (np.full(5, 0.2), "rho0"),
+    (np.r_[np.nan, np.full(10, 0.1)], "rho0"),
+])
+def test_bad_rho0_is_refused(small, rho0, match):
+    with pytest.raises(ValueError, match=match):
+        evolve_population(small[1], rho0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(initial=0, n_paths=0), "n_paths"),
+    (dict(initial=9, n_paths=10), "initial"),
+    (dict(initial=np.ones(3) / 3, n_paths=10), "initial"),
+    (dict(initial=0, n_paths=10, method="gillespie"), "method"),
+    (dict(initial=0, n_paths=10, rng=-1), "rng"),
+    (dict(initial=0, n_paths=10, rng="seed"), "rng"),
+])
+def test_bad_simulation_arguments(small, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_inventory(small[1], **kwargs)
+
+
+def test_non_solution_is_refused():
+    with pytest.raises(ValueError, match="solution"):
+        evolve_population(np.zeros((3, 3)), [1.0])
+    with pytest.raises(ValueError, match="method"):
+        p = ModelParams(A=1, k=1, eta=0, gamma=0, T=1, x_max=1)
+        evolve_population(solve_hjb(p, 2), [0, 1, 0], method="rk")
