@@ -33,6 +33,25 @@ from .simulation import (
     mc_stats,
     simulate,
 )
+from .intensity import (
+    IntensityFit,
+    edge_rate,
+    fill_probability,
+    fit_intensity,
+    intensity,
+    k_from_flow_ratio,
+    microfoundation,
+    poisson_loglik,
+    simulate_fill_counts,
+    simulate_impact_counts,
+)
+from .quotes import (
+    brute_force_quotes,
+    long_horizon_approximation,
+    long_horizon_quotes,
+    side_objective,
+    urgency_threshold,
+)
 from . import metrics
 
 __version__ = "0.1.0"
@@ -50,6 +69,21 @@ __all__ = [
     "MeanFieldConvergenceWarning",
     "solve_mean_field",
     "metrics",
+    "IntensityFit",
+    "edge_rate",
+    "fill_probability",
+    "fit_intensity",
+    "intensity",
+    "k_from_flow_ratio",
+    "microfoundation",
+    "poisson_loglik",
+    "simulate_fill_counts",
+    "simulate_impact_counts",
+    "brute_force_quotes",
+    "long_horizon_approximation",
+    "long_horizon_quotes",
+    "side_objective",
+    "urgency_threshold",
     "ASParams",
     "GLFTSolution",
     "article_params",
