@@ -120,6 +120,9 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
             span, lw = seen + 10.0, None
         if lw is None:
             P = None
+    if lw is None:  # w spans too many e-folds for floating point: log space
+        LP = _metzler.log_expm_metzler(lower, diag, upper, h)
+        lw = _propagate_log(LP, lw_T, n_steps)
     V = lw / params.k
     V[-1] = -params.gamma * params.x**2
     da, db = optimal_quotes(V, params.k)

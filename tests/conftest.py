@@ -39,11 +39,12 @@ def expm_reference_V(p, t):
     return np.array([np.log(sla.expm(M * (p.T - s)) @ wT) / p.k for s in t])
 
 
-def stiff_reference_V(p, t_eval, delta_bounds=None, rtol=1e-12, atol=1e-12):
+def stiff_reference_V(p, t_eval, delta_bounds=None, rtol=1e-12, atol=1e-12, V_T=None):
     """Integrate the HJB for V in tau = T - t with Radau and an analytic Jacobian.
 
     dV/dtau = sum over sides of sup_delta lambda(delta)(delta + dV) - eta x^2,
-    written without the change of variable w = exp(kV).
+    written without the change of variable w = exp(kV). ``V_T`` replaces the
+    terminal condition -gamma x^2 when given.
     """
     A, k, x = p.A, p.k, p.x
     n = x.size
@@ -78,7 +79,8 @@ def stiff_reference_V(p, t_eval, delta_bounds=None, rtol=1e-12, atol=1e-12):
         return J
 
     taus = p.T - np.asarray(t_eval)[::-1]
-    sol = solve_ivp(rhs, (0.0, p.T), -p.gamma * x**2, method="Radau", jac=jac,
+    V_T = -p.gamma * x**2 if V_T is None else V_T
+    sol = solve_ivp(rhs, (0.0, p.T), V_T, method="Radau", jac=jac,
                     t_eval=taus, rtol=rtol, atol=atol)
     assert sol.success, sol.message
     return sol.y.T[::-1]

@@ -8,7 +8,7 @@ from scipy.integrate import solve_ivp
 
 from mmlib import MeanFieldConvergenceWarning, ModelParams, solve_mean_field
 from mmlib.metrics import average_quotes
-from conftest import dense_w_generator, gaussian_rho0
+from conftest import dense_w_generator, gaussian_rho0, stiff_reference_V
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,22 @@ def test_population_is_the_law_under_continuously_optimal_quotes():
         np.testing.assert_allclose(mf.rho[n + 1], rho, atol=1e-9)
 
 
+def test_extreme_regime_uses_log_space_and_still_solves_the_hjb():
+    """k gamma x_max^2 = 1000: w underflows floating point. Re-solve each step with
+    Radau on V itself (no exponentials) for the returned, symmetric, crowd."""
+    p = ModelParams(A=1.0, k=1.0, eta=0.1, gamma=10.0, T=0.5, x_max=10)
+    mf = solve_mean_field(p, gaussian_rho0(p, 3.0), 5)
+    assert mf.converged
+    np.testing.assert_allclose(mf.avg_delta_a, mf.avg_delta_b, atol=1e-9)
+    np.testing.assert_allclose(mf.rho.sum(axis=1), 1.0, atol=1e-12)
+    h = p.T / mf.n_steps
+    V = mf.V[-1]
+    for n in range(mf.n_steps - 1, -1, -1):
+        pn = p.replace(A=p.A * np.exp(p.k * mf.avg_delta_a[n]), T=h)
+        V = stiff_reference_V(pn, [0.0], V_T=V)[0]
+        np.testing.assert_allclose(mf.V[n], V, rtol=1e-6, atol=1e-8)
+
+
 def test_symmetric_inputs_give_zero_skew():
     p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=5.0, x_max=8)
     mf = solve_mean_field(p, gaussian_rho0(p, 2.0), 100)
@@ -128,3 +144,28 @@ def test_bad_arguments(kwargs, match):
         solve_mean_field(p, np.full(5, 0.2), **args)
     with pytest.raises(ValueError, match="rho0"):
         solve_mean_field(p, np.full(4, 0.25), 10)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(A=st.floats(0.05, 10.0), k=st.floats(0.2, 5.0), eta=st.floats(0.0, 1.0),
+       gamma=st.floats(0.0, 2.0), T=st.floats(0.1, 10.0), x_max=st.integers(1, 8),
+       n_steps=st.integers(2, 60))
+def test_mean_field_raises_valueerror_or_returns_finite(A, k, eta, gamma, T, x_max, n_steps):
+    p = ModelParams(A=A, k=k, eta=eta, gamma=gamma, T=T, x_max=x_max)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MeanFieldConvergenceWarning)
+            mf = solve_mean_field(p, gaussian_rho0(p, max(1.0, x_max / 3)), n_steps,
+                                  max_iter=50)
+    except ValueError:
+        return
+    for arr in (mf.V, mf.rho, mf.avg_delta_a, mf.avg_delta_b, mf.residuals):
+        assert np.all(np.isfinite(arr))
+    assert np.all(np.isfinite(mf.delta_a[:, 1:])) and np.all(np.isnan(mf.delta_a[:, 0]))
+    np.testing.assert_allclose(mf.rho.sum(axis=1), 1.0, atol=1e-10)
+    if mf.converged:
+        assert mf.residuals[-1] <= 1e-10

@@ -146,3 +146,23 @@ def test_non_solution_is_refused():
     with pytest.raises(ValueError, match="method"):
         p = ModelParams(A=1, k=1, eta=0, gamma=0, T=1, x_max=1)
         evolve_population(solve_hjb(p, 2), [0, 1, 0], method="rk")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(A=st.floats(0.05, 20.0), k=st.floats(0.1, 10.0), eta=st.floats(0.0, 2.0),
+       gamma=st.floats(0.0, 5.0), T=st.floats(0.05, 20.0), x_max=st.integers(1, 12),
+       n_steps=st.integers(1, 80), method=st.sampled_from(["exact", "euler"]))
+def test_population_raises_valueerror_or_is_a_distribution(A, k, eta, gamma, T, x_max,
+                                                           n_steps, method):
+    p = ModelParams(A=A, k=k, eta=eta, gamma=gamma, T=T, x_max=x_max)
+    sol = solve_hjb(p, n_steps)
+    try:
+        rho = evolve_population(sol, gaussian_rho0(p, max(1.0, x_max / 3)), method)
+    except ValueError:
+        return
+    assert np.all(np.isfinite(rho)) and rho.min() >= -1e-15
+    np.testing.assert_allclose(rho.sum(axis=1), 1.0, atol=1e-10)
