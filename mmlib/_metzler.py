@@ -18,9 +18,11 @@ such as :math:`e^{-1000}` that carry the value function at large inventories.
 Two flavours are provided:
 
 * :func:`expm_metzler` works in ordinary floating point. Entries that fall
-  below ``floor`` times their row maximum are only accurate in absolute terms;
-  that is harmless as long as the vectors it is applied to span fewer than
-  ``1/floor`` orders of magnitude, which the callers check.
+  below ``floor`` times their row maximum are set to zero (an absolute error of
+  at most ``floor * rowmax``, which also keeps subnormal numbers, and their
+  hundredfold slowdown, out of later products); that is harmless as long as
+  the vectors it is applied to span far fewer than ``1/floor`` orders of
+  magnitude, which the callers check.
 * :func:`log_expm_metzler` works with logarithms throughout and has no such
   floor: it resolves entries down to ``exp(-1e300)`` if need be.
 
@@ -39,7 +41,7 @@ _THETA_MAX = 0.5  # Taylor is applied to (B h / 2**s) with norm at most this
 _MAX_TERMS = 5000
 
 
-def _shifted(lower, diag, upper, h):
+def _shifted(lower, diag, upper, h, theta_max=_THETA_MAX):
     """Return the shift c, the non-negative scaled B*h/2**s and s."""
     lower = np.asarray(lower, dtype=float)
     diag = np.asarray(diag, dtype=float)
@@ -50,7 +52,7 @@ def _shifted(lower, diag, upper, h):
     rows[..., 1:] += lower
     rows[..., :-1] += upper
     beta = float(rows.max()) * h
-    s = 0 if beta <= _THETA_MAX else int(np.ceil(np.log2(beta / _THETA_MAX)))
+    s = 0 if beta <= theta_max else int(np.ceil(np.log2(beta / theta_max)))
     hs = h / 2.0**s
     return c, lower * hs, bd * hs, upper * hs, hs, s
 
@@ -63,14 +65,24 @@ def _tri_right_mul(X, lo, d, up):
     return Y
 
 
-def expm_metzler(lower, diag, upper, h, *, floor=1e-250):
+FLOOR = 1e-120  # default relative floor of the floating-point exponentials
+
+
+def flush(S, floor=FLOOR):
+    """Zero the entries of ``S`` below ``floor`` times their row maximum, in place."""
+    S[S < floor * S.max(axis=-1, keepdims=True)] = 0.0
+    return S
+
+
+def expm_metzler(lower, diag, upper, h, *, floor=FLOOR, theta_max=_THETA_MAX):
     """Exponential ``exp(M h)`` of tridiagonal Metzler matrices, in floating point.
 
     Every entry at least ``floor`` times its row maximum is accurate to a few
-    ulps relative to itself; smaller entries are accurate to
-    ``2**-58 * floor * rowmax``. The result is entrywise non-negative.
+    ulps relative to itself; smaller entries are set to zero. The result is
+    entrywise non-negative. ``theta_max`` bounds the norm of the scaled matrix
+    the Taylor series is summed for (smaller: fewer terms, more squarings).
     """
-    c, lo, d, up, hs, s = _shifted(lower, diag, upper, h)
+    c, lo, d, up, hs, s = _shifted(lower, diag, upper, h, theta_max)
     n = d.shape[-1]
     batch = d.shape[:-1]
     S = np.broadcast_to(np.eye(n), batch + (n, n)).copy()
@@ -80,14 +92,15 @@ def expm_metzler(lower, diag, upper, h, *, floor=1e-250):
         T /= m
         S += T
         rowmax = S.max(axis=-1, keepdims=True)
-        if np.all(T <= _TOL * (S + floor * rowmax)):
+        # converged where it matters; entries staying below the floor are flushed
+        if np.all(T <= _TOL * S + 1e-3 * floor * rowmax):
             break
     else:  # pragma: no cover - guarded by the scaling above
         raise RuntimeError("Taylor series of the Metzler exponential did not converge")
     S *= np.exp(-c * hs)[..., None, None]
+    flush(S, floor)
     for _ in range(s):
-        S[S < floor * 1e-30 * S.max(axis=-1, keepdims=True)] = 0.0  # avoid subnormals
-        S = S @ S
+        S = flush(S @ S, floor)
     return S
 
 

@@ -35,8 +35,10 @@ from .model import ModelParams
 
 __all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian"]
 
-# Linear-space propagation is used while w spans at most this many e-folds.
-_LINEAR_LOG_RANGE = 400.0
+# Linear-space propagation is used while w spans at most this many e-folds
+# (e^200 ~ 1e87, far inside 1 / _metzler.FLOOR, so the flushed entries of the
+# propagators change w by less than 1e-30 relative).
+_LINEAR_LOG_RANGE = 200.0
 _MAX_N_STEPS = 10_000_000
 
 
@@ -247,7 +249,7 @@ def _sweep_blocked(P, w_T, n_steps, growth, B=8):
     powers = np.empty((B, n, n))  # powers[j] = P^(j+1)
     powers[0] = P
     for j in range(1, B):
-        powers[j] = powers[j - 1] @ P
+        powers[j] = _metzler.flush(powers[j - 1] @ P)
     n_blocks = n_steps // B
     # coarse sweep: V[:, m] = w at index n_steps - m*B, each column rescaled to max 1
     V = np.empty((n, n_blocks + 1))

@@ -138,6 +138,8 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
         P = _metzler.expm_metzler(down[:-1, 1:], -out[:-1], up[:-1, :-1], h, floor=1e-18)
         for i in range(N):
             np.dot(rho[i], P[i], out=rho[i + 1])
+            # masses below 1e-250 would turn into slow subnormals; they are not resolved
+            rho[i + 1][rho[i + 1] < 1e-250] = 0.0
     else:
         for i in range(N):
             r = rho[i]
