@@ -27,6 +27,7 @@ from baseline_pure_python import simulate_pure_python  # noqa: E402
 
 from mmlib.avellaneda_stoikov import ASParams  # noqa: E402
 from mmlib.simulation import (  # noqa: E402
+    _CHUNK,
     ASInventoryPolicy,
     ASSymmetricPolicy,
     MarketParams,
@@ -48,18 +49,24 @@ def best_of(fn, repeat):
 
 
 def rng_only(n_paths, n_steps, seed=0):
-    """Draw exactly the random numbers the engine draws for this protocol."""
+    """Draw exactly the random numbers the engine draws for this protocol.
+
+    Per block of ``_CHUNK`` paths and per step: one 64-bit word a path (two 32-bit
+    uniforms for the fills) and one bit a path (the binomial mid step).
+    """
     rng = np.random.default_rng(seed)
-    for _ in range(n_steps):
-        rng.random((2, n_paths), dtype=np.float32)
-        rng.random(n_paths, dtype=np.float32)
+    for a in range(0, n_paths, _CHUNK):
+        c = min(_CHUNK, n_paths - a)
+        for _ in range(n_steps):
+            rng.integers(0, 2**64, size=c + -(-c // 64), dtype=np.uint64)
 
 
 def main(quick=False):
     n_paths, n_steps = 100_000, MKT.n_steps
     repeat = 1 if quick else 3
     ps = n_paths * n_steps
-    print(f"numpy {np.__version__}; {n_paths:,} paths x {n_steps} steps = {ps:,} path-steps")
+    print(f"numpy {np.__version__}; {n_paths:,} paths x {n_steps} steps = {ps:,} path-steps, "
+          f"in blocks of {_CHUNK:,} paths")
 
     t_eng = best_of(lambda: simulate(ASInventoryPolicy(PAR), MKT, n_paths, rng=1), repeat)
     t_rng = best_of(lambda: rng_only(n_paths, n_steps), repeat)

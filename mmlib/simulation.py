@@ -1,6 +1,6 @@
 r"""Vectorised Monte Carlo of one market maker, with self-financing accounting.
 
-Each step of length :math:`\Delta t` runs, for all paths at once:
+Each step of length :math:`\Delta t` runs, vectorised over the paths:
 
 1. the policy quotes a bid :math:`p^b` and an ask :math:`p^a` from
    :math:`(t_n, S_n, X_n)`;
@@ -57,6 +57,7 @@ __all__ = [
 _PRICE_MODELS = {"brownian", "binomial", "jump"}
 _FAR = 1e300  # depth standing for "side not quoted": never fills, contributes exactly 0
 _FILL_MODELS = {"exponential", "linear"}
+_CHUNK = 16384  # paths per block (built-in policies): its working set (~2 MB) stays in L2
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +197,12 @@ class ConstantPolicy:
     def __call__(self, t, s, x):
         return s - self.delta_b, s + self.delta_a
 
+    def _depths(self, t, x, out):
+        """Write the depths (s - bid, ask - s) into ``out``; return True if all finite."""
+        out[0].fill(self.delta_b)
+        out[1].fill(self.delta_a)
+        return bool(np.isfinite(self.delta_b) and np.isfinite(self.delta_a))
+
 
 @dataclass(frozen=True)
 class ASInventoryPolicy:
@@ -222,6 +229,16 @@ class ASInventoryPolicy:
         r = s - (p.risk_aversion * p.sigma**2 * tau) * x
         return r - half, r + half
 
+    def _depths(self, t, x, out):
+        """Write the depths ``half +- skew x`` into ``out``; return True if all finite."""
+        p = self.params
+        skew = p.risk_aversion * p.sigma**2 * (p.T - t)
+        half = 0.5 * skew + p.half_spread_const
+        np.multiply(x, skew, out=out[0])
+        out[0] += half
+        np.subtract(2.0 * half, out[0], out=out[1])
+        return True
+
 
 @dataclass(frozen=True)
 class ASSymmetricPolicy:
@@ -243,6 +260,12 @@ class ASSymmetricPolicy:
         half = 0.5 * p.risk_aversion * p.sigma**2 * (p.T - t) + p.half_spread_const
         return s - half, s + half
 
+    def _depths(self, t, x, out):
+        """Write the depths ``half`` into ``out``; return True if all finite."""
+        p = self.params
+        out.fill(0.5 * p.risk_aversion * p.sigma**2 * (p.T - t) + p.half_spread_const)
+        return True
+
 
 class _TablePolicy:
     """Quotes looked up in a (time, inventory) table at the grid time at or before t."""
@@ -255,7 +278,7 @@ class _TablePolicy:
         self._n = self._db.shape[1]
         self._eps = 1e-9 * (self._t[-1] - self._t[0]) / max(self._t.size - 1, 1)
 
-    def __call__(self, t, s, x):
+    def _lookup(self, t, x):
         row = int(np.searchsorted(self._t, t + self._eps, side="right")) - 1
         row = min(max(row, 0), self._t.size - 1)
         idx = x.astype(np.intp) - self._x_min
@@ -264,7 +287,18 @@ class _TablePolicy:
                 f"inventory left the policy's grid [{self._x_min}, {self._x_min + self._n - 1}]; "
                 "start inside it or bound the market with MarketParams(x_max=...)"
             )
+        return row, idx
+
+    def __call__(self, t, s, x):
+        row, idx = self._lookup(t, x)
         return s - self._db[row][idx], s + self._da[row][idx]
+
+    def _depths(self, t, x, out):
+        """Write the looked-up depths into ``out`` (NaN: not quoted); return False."""
+        row, idx = self._lookup(t, x)
+        np.take(self._db[row], idx, out=out[0])
+        np.take(self._da[row], idx, out=out[1])
+        return False
 
 
 class GLFTPolicy(_TablePolicy):
@@ -311,6 +345,11 @@ class HJBPolicy(_TablePolicy):
         self.solution = solution
         super().__init__(solution.t, -solution.params.x_max, solution.delta_b,
                          solution.delta_a)
+
+
+# policies whose depths the engine may ask for block by block (exact types: a
+# subclass that overrides __call__ goes through __call__)
+_BUILTIN = (ConstantPolicy, ASInventoryPolicy, ASSymmetricPolicy, GLFTPolicy, HJBPolicy)
 
 
 # ---------------------------------------------------------------------------
@@ -505,104 +544,140 @@ def _quotes(policy, t, s, x, n_paths):
 
 
 def _kernel(policy, m, n_paths, x0, cash0, rng, record):
-    """Run all paths forward together; one Python iteration per time step.
+    """Run the paths forward in blocks of ``_CHUNK``, each block through all steps.
 
-    Array operations work in place on preallocated buffers; fills enter the
-    accounting as 0/1 multipliers (cheaper than masked or ``np.where`` updates),
-    so an unquoted side is first moved out of reach (depth ``_FAR``).
+    A built-in policy writes its depths straight into a block's buffer, so a
+    block's working set (~120 bytes a path, ~2 MB) stays in cache for the whole
+    horizon and every array operation runs from L2. Any other callable sees all
+    ``n_paths`` at once (one block), as its contract promises. Fills are tested
+    on the depth against a threshold made from the random draw (no exponential
+    per side); they enter the accounting as 0/1 multipliers, so an unquoted
+    side is first moved out of reach (depth ``_FAR``) where it contributes 0.
     """
     N, dt, P = m.n_steps, m.dt, n_paths
-    k = m.k
+    depths = policy._depths if type(policy) in _BUILTIN else None
+    C = min(_CHUNK, P) if depths is not None else P
+    f32 = np.float32
     log_adt = np.log(m.A * dt)
-    sq = m.sigma * np.sqrt(dt)
-    s = np.full(P, m.s0)
-    x = np.full(P, float(x0))
-    cash = np.full(P, float(cash0))
-    spread = np.zeros(P)
-    inv = np.zeros(P)
-    adv = np.zeros(P)
-    nb = np.zeros(P)
-    toxic = m.toxic_prob > 0 and m.toxic_size > 0
     linear = m.fill_model == "linear"
+    # fill iff depth < a_thr + b_thr log W (see below), in single precision; for
+    # linear fills W = J + 1 and the 2^-32 of U = W / 2^32 is folded into a_thr
+    b_thr = f32(-1.0 / m.k)
+    a_thr = f32((log_adt + (32 * np.log(2.0) if linear else 0.0)) / m.k)
+    tiny = np.finfo(f32).tiny
+    sq = m.sigma * np.sqrt(dt)
     binomial = m.price_model == "binomial"
     jumps = m.price_model == "jump" and m.jump_rate > 0 and m.jump_std > 0
+    toxic = m.toxic_prob > 0 and m.toxic_size > 0
     xb = m.x_max
-    f32 = np.float32
-    D = np.empty((2, P))  # depths: bid, ask
-    L = np.empty((2, P))  # lambda * dt on each side
-    dx = np.empty(P)
-    ds = np.empty(P)
-    tmp = np.empty(P)
+    out = {name: np.empty(P) for name in ("s", "x", "cash", "nb", "spread", "inv", "adv")}
     if record:
         rec = {name: np.empty((N + 1, P)) for name in ("s", "x", "cash")}
         rec["bid"] = np.empty((N, P))
         rec["ask"] = np.empty((N, P))
-        rec["s"][0], rec["x"][0], rec["cash"][0] = s, x, cash
-    for n in range(N):
-        bid, ask = _quotes(policy, n * dt, s, x, P)
+    for a in range(0, P, C):
+        b = min(a + C, P)
+        c = b - a
+        # block buffers (allocated per block: a few MB at most, a handful of blocks)
+        D = np.empty((2, c))  # depths s - bid, ask - s
+        G = np.empty((2, c))  # edge captured this step, per side
+        sp = np.zeros((2, c))  # spread capture, per side
+        cm = np.zeros(c)  # cash at the mid: - sum of S dX
+        F = np.empty((2, c), dtype=bool)  # fills
+        Fi = F.view(np.int8)
+        w = np.empty((2, c), dtype=f32)  # fill thresholds on the depth
+        dx = np.empty(c, dtype=np.int8)  # inventory change
+        nbi = np.zeros(c, dtype=np.int16 if N < 2**15 else np.int64)  # bid fills
+        n_bitw = -(-c // 64) if binomial else 0  # 64-bit words of mid-step signs
+        ds = np.empty(c)
+        tmp = np.empty(c)
+        s, x = out["s"][a:b], out["x"][a:b]
+        inv, adv, nb = out["inv"][a:b], out["adv"][a:b], out["nb"][a:b]
+        s.fill(m.s0)
+        x.fill(x0)
+        inv.fill(0.0)
+        adv.fill(0.0)
         if record:
-            rec["bid"][n], rec["ask"][n] = bid, ask
-        np.subtract(s, bid, out=D[0])
-        np.subtract(ask, s, out=D[1])
-        if np.isnan(D).any():  # a side not quoted: put it out of reach, fill-free
-            bad = np.isnan(D)
-            D[bad] = _FAR
-            bid = np.where(bad[0], s - _FAR, bid)
-            ask = np.where(bad[1], s + _FAR, ask)
-        # lambda dt = exp(log(A dt) - k delta)
-        with np.errstate(over="ignore"):
-            np.multiply(D, -k, out=L)
-            L += log_adt
-            np.exp(L, out=L)
-        # linear: fill iff U < lambda dt; exponential: iff E < lambda dt, E ~ Exp(1),
-        # which has probability 1 - exp(-lambda dt)
-        if linear:
-            u = rng.random((3 if binomial else 2, P), dtype=f32)
-        else:
-            u = rng.standard_exponential((2, P), dtype=f32)
-        F = u[:2] < L
-        if xb is not None:
-            F[0] &= x < xb
-            F[1] &= x > -xb
-        fb, fa = F[0], F[1]
-        Ff = F.astype(np.float64)
-        np.multiply(Ff, D, out=L)  # edge against the mid, per side
-        spread += L[0]
-        spread += L[1]
-        np.multiply(Ff[0], bid, out=tmp)  # cash moves only at the fill prices
-        cash -= tmp
-        np.multiply(Ff[1], ask, out=tmp)
-        cash += tmp
-        np.subtract(Ff[0], Ff[1], out=dx)
-        nb += Ff[0]
-        if toxic:
-            v = rng.random((2, P), dtype=f32)
-            jump = ((fa & (v[1] < m.toxic_prob)).astype(float)
-                    - (fb & (v[0] < m.toxic_prob))) * m.toxic_size
-            inv += x * jump  # X_{t-}: inventory before this step's fills
-            adv += dx * jump  # covariation [X, S]: the markout of the fills
-            s += jump
-        x += dx
-        if binomial:
-            ub = u[2] if linear else rng.random(P, dtype=f32)
-            np.multiply(ub < 0.5, 2.0 * sq, out=ds)
-            ds -= sq
-        else:
-            rng.standard_normal(P, out=ds)
-            ds *= sq
-            if jumps:
-                cnt = rng.poisson(m.jump_rate * dt, P)
-                ds += np.sqrt(cnt) * m.jump_std * rng.standard_normal(P)
-        np.multiply(x, ds, out=tmp)
-        inv += tmp
-        s += ds
-        if record:
-            rec["s"][n + 1], rec["x"][n + 1], rec["cash"][n + 1] = s, x, cash
+            rec["s"][0, a:b], rec["x"][0, a:b], rec["cash"][0, a:b] = s, x, cash0
+        for n in range(N):
+            t = n * dt
+            # quotes as depths D = (s - bid, ask - s)
+            if depths is not None:
+                finite = depths(t, x, D)
+                if record:
+                    np.subtract(s, D[0], out=rec["bid"][n, a:b])
+                    np.add(s, D[1], out=rec["ask"][n, a:b])
+            else:
+                bid, ask = _quotes(policy, t, s, x, P)
+                if record:
+                    rec["bid"][n], rec["ask"][n] = bid, ask
+                np.subtract(s, bid, out=D[0])
+                np.subtract(ask, s, out=D[1])
+                finite = False
+            if not finite:  # NaN (side not quoted) and +inf: out of reach
+                np.fmin(D, _FAR, out=D)
+            # linear: fill iff U < lambda dt, U uniform on (0, 1], probability
+            # min(lambda dt, 1); exponential: iff E < lambda dt, E ~ Exp(1), probability
+            # 1 - exp(-lambda dt). As lambda dt = A dt e^{-k D}, both read
+            # D < (log(A dt) - log W) / k with W = U or E: one log per draw, no exp.
+            if linear:  # U = (J + 1) / 2^32 from 32 random bits J, two per 64-bit word
+                raw = rng.integers(0, 2**64, size=c + n_bitw, dtype=np.uint64)
+                np.add(raw[:c].view(np.uint32).reshape(2, c), 1, out=w, dtype=f32,
+                       casting="unsafe")
+                bitw = raw[c:]
+            else:
+                rng.standard_exponential(dtype=f32, out=w)
+                np.maximum(w, tiny, out=w)  # log finite: E = 0 -> tiny
+            np.log(w, out=w)
+            w *= b_thr
+            w += a_thr
+            if not linear:
+                bitw = rng.integers(0, 2**64, size=n_bitw, dtype=np.uint64) if binomial else None
+            np.less(D, w, out=F)
+            if xb is not None:
+                F[0] &= x < xb
+                F[1] &= x > -xb
+            np.subtract(Fi[0], Fi[1], out=dx)
+            # a fill at price p = S -+ delta moves cash by eps p = delta - S dX:
+            # the edge (spread capture) plus the mid value of the inventory traded
+            np.multiply(D, F, out=G)
+            sp += G
+            np.multiply(s, dx, out=tmp)
+            cm -= tmp
+            if toxic:
+                v = rng.random((2, c), dtype=f32)
+                jump = ((F[1] & (v[1] < m.toxic_prob)).astype(float)
+                        - (F[0] & (v[0] < m.toxic_prob))) * m.toxic_size
+                inv += x * jump  # X_{t-}: inventory before this step's fills
+                adv += dx * jump  # covariation [X, S]: the markout of the fills
+                s += jump
+            x += dx
+            nbi += Fi[0]
+            if binomial:  # one random bit per path: +sq or -sq
+                bits = np.unpackbits(bitw.view(np.uint8), count=c)
+                np.multiply(bits, 2.0 * sq, out=ds)
+                ds -= sq
+            else:
+                rng.standard_normal(c, out=ds)
+                ds *= sq
+                if jumps:
+                    cnt = rng.poisson(m.jump_rate * dt, c)
+                    ds += np.sqrt(cnt) * m.jump_std * rng.standard_normal(c)
+            np.multiply(x, ds, out=tmp)
+            inv += tmp
+            s += ds
+            if record:
+                rec["s"][n + 1, a:b], rec["x"][n + 1, a:b] = s, x
+                rec["cash"][n + 1, a:b] = cash0 + (cm + (sp[0] + sp[1]))
+        np.add(sp[0], sp[1], out=out["spread"][a:b])
+        out["cash"][a:b] = cash0 + (cm + out["spread"][a:b])
+        nb[...] = nbi
     paths = None
     if record:
         paths = SimulationPaths(t=np.linspace(0.0, m.T, N + 1), **rec)
+    s, x, nb = out["s"], out["x"], out["nb"]
     na = nb - (x - x0)
-    return s, x, cash, nb, na, spread, inv, adv, paths
+    return s, x, out["cash"], nb, na, out["spread"], out["inv"], out["adv"], paths
 
 
 def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False):
@@ -643,12 +718,26 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
 
     Notes
     -----
-    Random numbers are drawn step by step from the one Generator (not all up
-    front) so that memory stays ``O(n_paths)``; the draws are in a fixed
-    order, so a seed still reproduces the run exactly. Per step: two uniforms
-    (linear fills) or two exponentials (Poisson fills) in single precision,
-    two uniforms for toxic flow if on, and one normal (or uniform) for the mid.
-    The ask-fill count is recovered as ``n_bid - (x_T - x0)``.
+    With a built-in policy the paths run in blocks of 16,384, each block
+    through all the steps, so that every array operation works in cache; any
+    other callable is called with all ``n_paths`` at once, as documented
+    above. Memory is ``O(n_paths)``: the results (eight floats a path) and
+    the buffers of one block (about 2 MB), unless ``record=True``.
+
+    Random numbers are drawn block by block and step by step from the one
+    Generator (not all up front), in a fixed order, so a seed reproduces the
+    run exactly; the stream depends on the blocks, so a built-in policy and an
+    equivalent callable see different (equally distributed) draws. Per path
+    and step: for linear fills, one 64-bit word gives two 32-bit uniforms
+    :math:`U = (J+1)/2^{32}` and a side at depth :math:`\delta` fills iff
+    :math:`\delta < (\log(A\Delta t) - \log U)/k`, i.e. iff
+    :math:`U < \lambda\Delta t`, probability :math:`\min(\lambda\Delta t, 1)`;
+    for Poisson fills two single-precision exponentials :math:`E` stand in for
+    :math:`U`, probability :math:`1-e^{-\lambda\Delta t}`. Then two uniforms for
+    toxic flow if on, and one random bit (binomial) or one normal (Brownian)
+    for the mid. A fill at price :math:`p = S \mp \delta` moves cash by
+    :math:`\epsilon p = \delta - S\,\Delta X`; cash is accumulated in these
+    two parts. The ask-fill count is recovered as ``n_bid - (x_T - x0)``.
 
     References
     ----------
