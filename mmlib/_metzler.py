@@ -191,7 +191,7 @@ def _poisson_tail_log(mu, K):
     return first - log(1.0 - ratio)
 
 
-def expm_two_rate(dvec, a, b, h, log_range):
+def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     r"""Batch of ``exp(h M_n)`` for ``M_n = a_n S_- + b_n S_+ + diag(dvec)``.
 
     ``S_-`` and ``S_+`` are the 0/1 shifts to the lower and upper neighbour,
@@ -210,6 +210,9 @@ def expm_two_rate(dvec, a, b, h, log_range):
     ``exp(-log_range)``: entries of the result are accurate relative to
     themselves when they matter for vectors spanning at most ``log_range``
     e-folds. Returns None when ``max(alpha, beta) > 0.5`` (use :func:`expm_metzler`).
+    With ``log=True`` it returns the entrywise logarithm instead (``-inf`` outside
+    the computed band): each diagonal is summed after scaling its coefficients by
+    their largest, so entries far below the floating-point range are resolved.
     """
     dvec = np.asarray(dvec, dtype=float)
     a = np.asarray(a, dtype=float)
@@ -250,21 +253,29 @@ def expm_two_rate(dvec, a, b, h, log_range):
     else:  # pragma: no cover
         raise RuntimeError("expm_two_rate series did not converge")
     N = a.size
-    out = np.zeros((N, n, n))
+    out = np.full((N, n, n), -np.inf) if log else np.zeros((N, n, n))
     with np.errstate(divide="ignore"):
         la, lb = np.log(alpha), np.log(beta)
     rows = np.arange(n)
-    for d in range(-K, K + 1):
+    for d in range(-min(K, n - 1), min(K, n - 1) + 1):
         pp = np.arange(max(0, -d), K + 1)
         pp = pp[pp + (pp + d) <= K]
         if pp.size == 0:
             continue
         qq = pp + d
         with np.errstate(invalid="ignore"):
-            coef = np.exp(np.where(pp > 0, pp * la[:, None], 0.0)
-                          + np.where(qq > 0, qq * lb[:, None], 0.0))
-        diag_vals = coef @ G[pp, qq]  # (N, n): entry (i, i+d)
+            lc = (np.where(pp > 0, pp * la[:, None], 0.0)
+                  + np.where(qq > 0, qq * lb[:, None], 0.0))  # (N, sectors)
         r = rows[(rows + d >= 0) & (rows + d <= n - 1)]
-        out[:, r, r + d] = diag_vals[:, r]
+        if log:
+            top = lc.max(axis=1, keepdims=True)
+            top = np.where(np.isfinite(top), top, 0.0)
+            with np.errstate(divide="ignore"):
+                vals = np.log(np.exp(lc - top) @ G[pp, qq][:, r]) + top
+        else:
+            vals = np.exp(lc) @ G[pp, qq][:, r]  # (N, len(r)): entries (i, i+d)
+        out[:, r, r + d] = vals
+    if log:
+        return out - c * h
     out *= np.exp(-c * h)
     return out

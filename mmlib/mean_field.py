@@ -121,7 +121,10 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
         if lw is None:
             P = None
     if lw is None:  # w spans too many e-folds for floating point: log space
-        LP = _metzler.log_expm_metzler(lower, diag, upper, h)
+        span = params.k * (params.gamma + params.eta * params.T) * params.x_max**2 + 10.0
+        LP = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, span, log=True)
+        if LP is None:
+            LP = _metzler.log_expm_metzler(lower, diag, upper, h)
         lw = _propagate_log(LP, lw_T, n_steps)
     V = lw / params.k
     V[-1] = -params.gamma * params.x**2
