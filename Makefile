@@ -31,12 +31,13 @@ define pytest_allow_empty
 	  echo "note: pytest collected nothing for '$(1)' (exit 5), continuing"; }
 endef
 
-.PHONY: help venv kernel-check book test test-unit test-doctest test-papermill test-nbval lab clean distclean
+.PHONY: help venv kernel-check book test test-unit test-doctest test-papermill test-nbval lab bench clean distclean
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
 	@echo "make test   unit tests, doctests, every chapter via papermill (small sizes) and nbval"
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
+	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
 	@echo "make venv   create/update .venv only"
 	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv"
 
@@ -81,6 +82,10 @@ test-nbval: kernel-check
 	$(BIN)/python tools/run_notebooks.py convert
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
 	  -p no:cacheprovider $(CI_NB)/nbval
+
+# Performance figures live here, never in timed test assertions.
+bench: kernel-check
+	@for f in benchmarks/bench_*.py; do echo "=== $$f"; $(BIN)/python $$f; done
 
 # Jupyter refuses to run as root unless told; containers often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
