@@ -32,6 +32,8 @@ All functions are batched over leading axes. A tridiagonal matrix is given by
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = []  # private module
@@ -191,6 +193,40 @@ def _poisson_tail_log(mu, K):
     return first - log(1.0 - ratio)
 
 
+@functools.lru_cache(maxsize=16)
+def _sectors(hd_bytes, n, K):
+    """The non-negative sector matrices G[p, q, i] of :func:`expm_two_rate`.
+
+    They depend only on the grid, ``h * (dvec + c)`` and the cut ``K``, not on
+    the rates, so a fixed-point iteration that changes only the rates reuses
+    them (cached; the array is returned read-only).
+    """
+    hd = np.frombuffer(hd_bytes, dtype=float)
+    p = np.arange(K + 1)[:, None, None]
+    q = np.arange(K + 1)[None, :, None]
+    i = np.arange(n)[None, None, :]
+    col = i + q - p
+    keep = (col >= 0) & (col <= n - 1) & (p + q <= K)
+    hd_col = np.where(keep, hd[np.clip(col, 0, n - 1)], 0.0)
+    T = np.zeros((K + 1, K + 1, n))
+    T[0, 0] = 1.0
+    G = T.copy()
+    for m in range(1, _MAX_TERMS):
+        Tn = T * hd_col
+        Tn[1:] += T[:-1]
+        Tn[:, 1:] += T[:, :-1]
+        Tn *= keep
+        Tn /= m
+        G += Tn
+        T = Tn
+        if m > K and np.all(T <= _TOL * G):
+            break
+    else:  # pragma: no cover
+        raise RuntimeError("expm_two_rate series did not converge")
+    G.setflags(write=False)
+    return G
+
+
 def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     r"""Batch of ``exp(h M_n)`` for ``M_n = a_n S_- + b_n S_+ + diag(dvec)``.
 
@@ -225,33 +261,13 @@ def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     c = max(0.0, -dvec.min())
     hd = h * (dvec + c)
     target = np.log(_TOL) - log_range - 2.0 * c * h
-    K = 1
-    while mu > 0 and _poisson_tail_log(mu, K) > target:
+    # Every diagonal is reached at p + q = |d| <= n - 1; two more levels of back-and-forth
+    # words beyond the longest one are negligible ((alpha*beta) <= 1/4 per level).
+    K_cap = 2 * (n - 1) + 2
+    K = 0 if mu == 0 else 1
+    while 0 < K < K_cap and _poisson_tail_log(mu, K) > target:
         K += 1
-        if K > 4 * n + 50:
-            return None
-    K = min(K, 2 * (n - 1) + 2) if mu > 0 else 0
-    p = np.arange(K + 1)[:, None, None]
-    q = np.arange(K + 1)[None, :, None]
-    i = np.arange(n)[None, None, :]
-    col = i + q - p
-    keep = (col >= 0) & (col <= n - 1) & (p + q <= K)
-    hd_col = np.where(keep, hd[np.clip(col, 0, n - 1)], 0.0)
-    T = np.zeros((K + 1, K + 1, n))
-    T[0, 0] = 1.0
-    G = T.copy()
-    for m in range(1, _MAX_TERMS):
-        Tn = T * hd_col
-        Tn[1:] += T[:-1]
-        Tn[:, 1:] += T[:, :-1]
-        Tn *= keep
-        Tn /= m
-        G += Tn
-        T = Tn
-        if m > K and np.all(T <= _TOL * G):
-            break
-    else:  # pragma: no cover
-        raise RuntimeError("expm_two_rate series did not converge")
+    G = _sectors(hd.tobytes(), n, K)
     N = a.size
     out = np.full((N, n, n), -np.inf) if log else np.zeros((N, n, n))
     with np.errstate(divide="ignore"):

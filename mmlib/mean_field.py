@@ -105,7 +105,7 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
     lw = P = LP = None
     if lw_T.max() - lw_T.min() <= _LINEAR_LOG_RANGE:
         # expected span of w in e-folds, checked after the sweep
-        span = params.k * (params.gamma + params.eta * params.T) * params.x_max**2 + 10.0
+        span = params.k * params.gamma * params.x_max**2 + 20.0
         for _ in range(3):
             P = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, span)
             if P is None:
@@ -121,8 +121,8 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
         if lw is None:
             P = None
     if lw is None:  # w spans too many e-folds for floating point: log space
-        span = params.k * (params.gamma + params.eta * params.T) * params.x_max**2 + 10.0
-        LP = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, span, log=True)
+        # no floating-point range to respect: keep every diagonal (log_range = inf)
+        LP = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, np.inf, log=True)
         if LP is None:
             LP = _metzler.log_expm_metzler(lower, diag, upper, h)
         lw = _propagate_log(LP, lw_T, n_steps)

@@ -1,0 +1,75 @@
+"""The entrywise-accurate Metzler exponentials against scipy and against each other."""
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmlib import _metzler
+
+
+def _dense(lo, d, up):
+    return np.diag(d) + np.diag(lo, -1) + np.diag(up, 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 15), h=st.floats(1e-3, 5.0), seed=st.integers(0, 10_000))
+def test_floating_point_exponential_matches_scipy(n, h, seed):
+    rng = np.random.default_rng(seed)
+    lo, up, d = rng.random(n - 1), rng.random(n - 1), -3 * rng.random(n)
+    E = sla.expm(_dense(lo, d, up) * h)
+    P = _metzler.expm_metzler(lo, d, up, h)
+    big = E > 1e-10 * E.max()
+    np.testing.assert_allclose(P[big], E[big], rtol=1e-11)
+    assert P.min() >= 0
+
+
+def test_log_exponential_resolves_entries_far_below_floating_point():
+    """Scale h so the far corner is ~exp(-900): compare with the exact two-state-path
+    leading term and with the product of smaller steps computed in log space."""
+    n, h = 30, 1e-3
+    lo = up = np.full(n - 1, 0.5)
+    d = -np.linspace(0, 50, n)
+    LP = _metzler.log_expm_metzler(lo, d, up, h)
+    # corner (0, n-1): the only words of length n-1 go straight up: (0.5 h)^(n-1)/(n-1)!
+    lead = (n - 1) * np.log(0.5 * h) - sum(np.log(np.arange(1, n)))
+    assert LP[0, -1] < -200  # far below what a float could hold after a few products
+    np.testing.assert_allclose(LP[0, -1], lead, rtol=1e-3)
+    # semigroup: P(2h) = P(h) P(h), all in log space
+    np.testing.assert_allclose(_metzler.log_expm_metzler(lo, d, up, 2 * h),
+                               _metzler.log_matmul(LP, LP), rtol=1e-12, atol=1e-9)
+
+
+def test_linear_and_log_agree_where_both_resolve():
+    rng = np.random.default_rng(1)
+    n = 12
+    lo, up, d = rng.random(n - 1), rng.random(n - 1), -2 * rng.random(n)
+    P = _metzler.expm_metzler(lo, d, up, 0.3)
+    LP = _metzler.log_expm_metzler(lo, d, up, 0.3)
+    m = P > 0
+    np.testing.assert_allclose(np.log(P[m]), LP[m], atol=1e-12)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_two_rate_expansion_matches_generic_exponential(log):
+    rng = np.random.default_rng(2)
+    n, N, h = 21, 6, 0.05
+    x = np.arange(n) - n // 2
+    dvec = -0.02 * x**2
+    a, b = rng.uniform(0.2, 1.0, N), rng.uniform(0.2, 1.0, N)
+    lo = a[:, None] * np.ones(n - 1)
+    up = b[:, None] * np.ones(n - 1)
+    dg = np.broadcast_to(dvec, (N, n))
+    if log:
+        got = _metzler.expm_two_rate(dvec, a, b, h, np.inf, log=True)
+        ref = _metzler.log_expm_metzler(lo, dg, up, h)
+        np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-9)
+    else:
+        got = _metzler.expm_two_rate(dvec, a, b, h, 60.0)
+        ref = _metzler.expm_metzler(lo, dg, up, h)
+        m = ref > 1e-40
+        np.testing.assert_allclose(got[m], ref[m], rtol=1e-11)
+
+
+def test_two_rate_declines_large_steps():
+    assert _metzler.expm_two_rate(np.zeros(3), np.ones(1), np.ones(1), 1.0, 10.0) is None
