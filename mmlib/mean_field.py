@@ -133,7 +133,30 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
     return V, da, db, rho
 
 
-def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200):
+def _next_iterate(z, f, dz_hist, df_hist, damping):
+    r"""Damped fixed-point step, with Anderson mixing when a history is given.
+
+    Anderson (type II): choose :math:`\gamma` minimising
+    :math:`\|f - \Delta F\gamma\|_2` over the last differences of residuals, then
+    :math:`z^+ = z + 	heta f - (\Delta Z + 	heta\,\Delta F)\gamma`.
+    Falls back to the plain damped step if the mixed one is not finite.
+    """
+    plain = z + damping * f
+    if not dz_hist:
+        return plain
+    dZ = np.column_stack(dz_hist)
+    dF = np.column_stack(df_hist)
+    gamma = np.linalg.lstsq(dF, f, rcond=None)[0]
+    mixed = plain - (dZ + damping * dF) @ gamma
+    if not np.all(np.isfinite(mixed)):
+        dz_hist.clear()
+        df_hist.clear()
+        return plain
+    return mixed
+
+
+def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200,
+                     anderson=0):
     r"""Solve the mean-field market-making equilibrium by damped fixed-point iteration.
 
     .. math:: \bar\delta^{(j+1)} = \bar\delta^{(j)}
@@ -157,6 +180,10 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         ``tol`` (``tol > 0``).
     max_iter : int
         Maximum number of iterations, ``>= 1``.
+    anderson : int
+        Memory of Anderson acceleration, ``0 <= anderson <= 20``; 0 (default) is
+        the plain damped iteration. A few (3--5) speed up slowly contracting
+        cases, such as a crowd that starts far from flat, by an order of magnitude.
 
     Returns
     -------
@@ -192,23 +219,32 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     damping = check_real("damping", damping, lo=0.0, hi=1.0, lo_open=True)
     tol = check_real("tol", tol, lo=0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, lo=1)
+    anderson = check_int("anderson", anderson, lo=0, hi=20)
 
-    avg_a = np.full(n_steps + 1, 1.0 / params.k)
-    avg_b = avg_a.copy()
+    n1 = n_steps + 1
+    z = np.full(2 * n1, 1.0 / params.k)  # (avg_a, avg_b) stacked
     residuals = []
     converged = False
+    dz_hist, df_hist = [], []
+    z_prev = f_prev = None
     for _ in range(max_iter):
+        avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
-        new_a, new_b = average_quotes(da, db, rho)
-        res = float(max(np.abs(new_a - avg_a).max(), np.abs(new_b - avg_b).max()))
+        f = np.concatenate(average_quotes(da, db, rho)) - z
+        res = float(np.abs(f).max())
         if not np.isfinite(res):
             raise ValueError("mean-field iteration produced non-finite crowd averages")
         residuals.append(res)
         if res <= tol:
             converged = True
             break
-        avg_a = avg_a + damping * (new_a - avg_a)
-        avg_b = avg_b + damping * (new_b - avg_b)
+        if anderson and f_prev is not None:
+            dz_hist.append(z - z_prev)
+            df_hist.append(f - f_prev)
+            del dz_hist[:-anderson], df_hist[:-anderson]
+        z_prev, f_prev = z, f
+        z = _next_iterate(z, f, dz_hist, df_hist, damping)
+    avg_a, avg_b = z[:n1], z[n1:]
     if not converged:
         V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
         warnings.warn(

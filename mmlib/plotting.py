@@ -413,7 +413,7 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
         "skew": ax.plot(t, m["skew"], label=r"skew $\bar\delta^a-\bar\delta^b$")[0],
     }
     ax.set_ylabel("depth")
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", ncol=2, loc="upper center")
     for key, panel, ylabel in [("variance", "variance", r"Var$[X_t]$"),
                                ("derisk", "derisk", r"$P(|X_t|<\varepsilon)$"),
                                ("marginal", "marginal", r"$\partial_x V(t,0)$")]:
@@ -425,13 +425,32 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     eps_text.set_text(rf"$\varepsilon = {eps:g}$")
     for name in ("spreads", "variance", "derisk", "marginal"):
         axes[name].set_xlabel("time $t$")
+    for name in ("spreads", "variance", "marginal"):
+        _rescale(axes[name])
+    _legend_room(axes["spreads"])
     axes["derisk"].set_ylim(0.0, 1.0)
     return DashboardArtists(axes=dict(axes), images=images, lines=lines, eps_text=eps_text)
 
 
+def _legend_room(ax):
+    """Raise the top of the y-axis so the legend sits above the curves."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.45 * (hi - lo))
+
+
 def _rescale(ax):
+    """Autoscale y, but never zoom into rounding noise: keep a span of at least 1e-6."""
+    ax.set_autoscale_on(True)  # an earlier set_ylim switched autoscaling off
     ax.relim()
     ax.autoscale_view()
+    ys = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in ax.lines])
+    ys = ys[np.isfinite(ys)]
+    if ys.size:
+        lo, hi = float(ys.min()), float(ys.max())
+        pad = 1e-6 * max(1.0, abs(lo), abs(hi))
+        if hi - lo < pad:
+            mid = 0.5 * (lo + hi)
+            ax.set_ylim(mid - 0.5, mid + 0.5)
 
 
 def update_derisk(artists, x, rho, eps):
@@ -500,5 +519,6 @@ def update_dashboard(artists, solution, rho, eps=0.5):
     artists.eps_text.set_text(rf"$\varepsilon = {eps:g}$")
     for name in ("spreads", "variance", "marginal"):
         _rescale(artists.axes[name])
+    _legend_room(artists.axes["spreads"])
     artists.axes["derisk"].set_xlim(t[0], t[-1])
     return artists

@@ -158,7 +158,7 @@ class Dashboard:
     def _solve(self, values):
         p = ModelParams(**{key: values[key] for key in _MODEL_KEYS})
         mu0 = float(np.clip(values["mu0"], -p.x_max, p.x_max))
-        sol = solve_mean_field(p, default_rho0(p.x_max, mu0), self.n_steps)
+        sol = solve_mean_field(p, default_rho0(p.x_max, mu0), self.n_steps, anderson=5)
         self.n_solves += 1
         return sol
 

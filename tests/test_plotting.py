@@ -1,0 +1,113 @@
+"""Plot helpers: they draw the data they are given, on the axes they are given."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mmlib import ModelParams, metrics, solve_mean_field  # noqa: E402
+from mmlib import plotting  # noqa: E402
+from mmlib.widgets import default_rho0  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def mf():
+    p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=2.0, x_max=5)
+    return solve_mean_field(p, default_rho0(p.x_max, 1.0), 40)
+
+
+def test_helpers_return_the_axes_and_leave_rc_alone(ax):
+    before = dict(plt.rcParams)
+    t, x = np.linspace(0, 1, 4), np.arange(-2, 3)
+    Z = np.arange(20.0).reshape(4, 5)
+    assert plotting.plot_heatmap(ax, t, x, Z, label="Z") is ax
+    assert plotting.plot_slices(ax, x, Z, t, [0.0, 1.0]) is ax
+    assert dict(plt.rcParams) == before
+
+
+def test_heatmap_shows_time_across_and_inventory_up(ax):
+    t, x = np.linspace(0, 1, 4), np.arange(-2, 3)
+    Z = np.arange(20.0).reshape(4, 5)
+    plotting.plot_heatmap(ax, t, x, Z)
+    mesh = ax.collections[0]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(5, 4), Z.T)
+
+
+def test_ridge_draws_one_curve_per_time_at_nearest_grid_time(ax):
+    t, x = np.linspace(0, 1, 11), np.arange(-2, 3)
+    rho = np.tile([0.1, 0.2, 0.4, 0.2, 0.1], (11, 1))
+    plotting.plot_ridge(ax, x, rho, t, [0.0, 0.52, 1.0])
+    assert len(ax.lines) == 3
+    assert [tl.get_text() for tl in ax.get_yticklabels()] == ["t = 0", "t = 0.5", "t = 1"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), 1 + 1.5 * rho[5] / 0.4)
+
+
+def test_loglog_reference_line_has_the_requested_slope(ax):
+    n = np.array([10.0, 100.0, 1000.0])
+    plotting.plot_loglog(ax, n, 3 / np.sqrt(n), ref_slope=-0.5)
+    ref = ax.lines[1]
+    slope = np.diff(np.log(ref.get_ydata())) / np.diff(np.log(ref.get_xdata()))
+    np.testing.assert_allclose(slope, -0.5)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda ax: plotting.plot_ridge(ax, [0, 1], np.ones((2, 3)), [0, 1], [0]), "rho"),
+    (lambda ax: plotting.plot_ridge(ax, [0, 1], np.ones((2, 2)), [0, 1], []), "times"),
+    (lambda ax: plotting.plot_ridge(ax, [0, 1], np.ones((2, 2)), [0, 1], [0], overlap=0), "overlap"),
+    (lambda ax: plotting.plot_series(ax, [0, 1], {}), "series"),
+    (lambda ax: plotting.plot_series(ax, [0, 1], {"a": [1, 2, 3]}), "series"),
+    (lambda ax: plotting.plot_loglog(ax, [1, 2], [1, 0]), "positive"),
+])
+def test_bad_input_raises(ax, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(ax)
+
+
+def test_dashboard_draws_the_solution_and_updates_in_place(mf):
+    fig = plt.figure(figsize=(11, 8))
+    axes = plotting.dashboard_axes(fig)
+    art = plotting.draw_dashboard(axes, mf, mf.rho, eps=0.5)
+    m = metrics.session_metrics(mf, mf.rho, 0.5)
+    np.testing.assert_allclose(art.lines["skew"].get_ydata(), m["skew"])
+    np.testing.assert_allclose(art.lines["derisk"].get_ydata(), m["derisk"])
+    np.testing.assert_allclose(np.asarray(art.images["value"].get_array()), mf.V.T)
+    ids = {name: id(a) for name, a in art.axes.items()}
+    n_axes = len(fig.axes)
+    # a different equilibrium: same artists and axes, new data
+    p2 = mf.params.replace(eta=0.05)
+    mf2 = solve_mean_field(p2, default_rho0(p2.x_max, 1.0), 40)
+    plotting.update_dashboard(art, mf2, mf2.rho, eps=1.5)
+    assert {name: id(a) for name, a in art.axes.items()} == ids and len(fig.axes) == n_axes
+    m2 = metrics.session_metrics(mf2, mf2.rho, 1.5)
+    np.testing.assert_allclose(art.lines["variance"].get_ydata(), m2["variance"])
+    np.testing.assert_allclose(art.lines["derisk"].get_ydata(), m2["derisk"])
+    plotting.update_derisk(art, mf2.x, mf2.rho, 2.5)
+    np.testing.assert_allclose(art.lines["derisk"].get_ydata(),
+                               metrics.derisk_probability(mf2.x, mf2.rho, 2.5))
+    with pytest.raises(ValueError, match="eps"):
+        plotting.update_derisk(art, mf2.x, mf2.rho, 0.0)
+    with pytest.raises(ValueError, match="empty"):
+        plotting.dashboard_axes(fig)
+    plt.close(fig)
+
+
+def test_update_rescales_axes_to_the_new_data(mf):
+    fig = plt.figure(figsize=(11, 8))
+    art = plotting.draw_dashboard(plotting.dashboard_axes(fig), mf, mf.rho, eps=0.5)
+    p2 = mf.params.replace(gamma=0.4)
+    rho0 = default_rho0(p2.x_max, 3.0)
+    mf2 = solve_mean_field(p2, rho0, 40, anderson=5)
+    plotting.update_dashboard(art, mf2, mf2.rho, eps=0.5)
+    for panel, key in [("spreads", "avg_a"), ("marginal", "marginal"), ("variance", "variance")]:
+        lo, hi = art.axes[panel].get_ylim()
+        y = art.lines[key].get_ydata()
+        assert lo <= y.min() and y.max() <= hi, panel
+    plt.close(fig)
