@@ -25,7 +25,7 @@ from .hjb import HJBSolution
 
 __all__ = ["evolve_population", "simulate_inventory", "generator_rates"]
 
-_RATE_LIMIT = 1e12
+_RATE_LIMIT = 1e200
 
 
 def _check_solution(solution):
@@ -52,8 +52,8 @@ def generator_rates(solution):
     Raises
     ------
     ValueError
-        If a rate exceeds 1e12 per unit time (an extreme regime where the
-        optimal quote lies far inside the mid and the chain jumps at once).
+        If a rate exceeds 1e200 per unit time (a regime so extreme that the
+        optimal quote lies hundreds of price units inside the mid).
     """
     _check_solution(solution)
     down, up = solution.rates()
@@ -136,6 +136,7 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     if method == "exact":
         # probabilities below 1e-18 of their row are irrelevant to a distribution
         P = _metzler.expm_metzler(down[:-1, 1:], -out[:-1], up[:-1, :-1], h, floor=1e-18)
+        P /= P.sum(axis=-1, keepdims=True)  # rows of a transition matrix sum to 1: remove drift
         for i in range(N):
             np.dot(rho[i], P[i], out=rho[i + 1])
             # masses below 1e-250 would turn into slow subnormals; they are not resolved
