@@ -101,8 +101,11 @@ def expm_metzler(lower, diag, upper, h, *, floor=FLOOR, theta_max=_THETA_MAX):
         raise RuntimeError("Taylor series of the Metzler exponential did not converge")
     S *= np.exp(-c * hs)[..., None, None]
     flush(S, floor)
-    for _ in range(s):
-        S = flush(S @ S, floor)
+    # exp(Mh) itself may exceed the float range (the callers then use the log-space
+    # path); let it overflow to inf quietly instead of warning
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(s):
+            S = flush(S @ S, floor)
     return S
 
 
@@ -245,7 +248,8 @@ def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     The series in ``p + q`` is cut where its tail is below ``2**-58`` times
     ``exp(-log_range)``: entries of the result are accurate relative to
     themselves when they matter for vectors spanning at most ``log_range``
-    e-folds. Returns None when ``max(alpha, beta) > 0.5`` (use :func:`expm_metzler`).
+    e-folds. Returns None (use :func:`expm_metzler`) when a step holds so many
+    fills that the cut would not do: ``alpha * beta > 1/4`` or ``alpha + beta > n``.
     With ``log=True`` it returns the entrywise logarithm instead (``-inf`` outside
     the computed band): each diagonal is summed after scaling its coefficients by
     their largest, so entries far below the floating-point range are resolved.
@@ -256,17 +260,20 @@ def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     n = dvec.size
     alpha, beta = h * a, h * b
     mu = float(alpha.max() + beta.max())
-    if max(alpha.max(), beta.max()) > 0.5:
+    # Words that step back and forth cost a factor alpha*beta per extra pair of steps.
+    if float((alpha * beta).max()) > 0.25 or mu > n:
         return None
     c = max(0.0, -dvec.min())
     hd = h * (dvec + c)
     target = np.log(_TOL) - log_range - 2.0 * c * h
-    # Every diagonal is reached at p + q = |d| <= n - 1; two more levels of back-and-forth
-    # words beyond the longest one are negligible ((alpha*beta) <= 1/4 per level).
+    # Every diagonal is reached at p + q = |d| <= n - 1; the cut also keeps n more
+    # levels of back-and-forth words beyond the longest one, each (alpha*beta) <= 1/4 smaller.
     K_cap = 2 * (n - 1) + 2
-    K = 0 if mu == 0 else 1
+    K = 0 if mu == 0 else min(int(np.ceil(mu)) + 1, K_cap)
     while 0 < K < K_cap and _poisson_tail_log(mu, K) > target:
         K += 1
+    if not log and K == K_cap and _poisson_tail_log(mu, K) > target:
+        return None  # floating point would need more words than the cut keeps
     G = _sectors(hd.tobytes(), n, K)
     N = a.size
     out = np.full((N, n, n), -np.inf) if log else np.zeros((N, n, n))

@@ -250,6 +250,8 @@ def _sweep_blocked(P, w_T, n_steps, growth, B=8):
     powers[0] = P
     for j in range(1, B):
         powers[j] = _metzler.flush(powers[j - 1] @ P)
+    if not np.all(np.isfinite(powers)):
+        return None, None
     n_blocks = n_steps // B
     # coarse sweep: V[:, m] = w at index n_steps - m*B, each column rescaled to max 1
     V = np.empty((n, n_blocks + 1))
@@ -304,10 +306,12 @@ def _solve_logw(params, n_steps, a, b, force_log=False):
     lower, diag, upper = _w_tridiag(params, a, b)
     if not force_log and (lw_T.max() - lw_T.min()) <= _LINEAR_LOG_RANGE:
         P = _metzler.expm_metzler(lower, diag, upper, h)
-        growth = h * (np.max(lower) + np.max(upper) - np.min(diag))
-        lw = _propagate_linear(P, lw_T, n_steps, growth)
-        if lw is not None:
-            return lw, P, None
+        if np.all(np.isfinite(P)):
+            growth = h * (np.max(lower) + np.max(upper) - np.min(diag))
+            with np.errstate(over="ignore", invalid="ignore"):
+                lw = _propagate_linear(P, lw_T, n_steps, growth)
+            if lw is not None:
+                return lw, P, None
     LP = _metzler.log_expm_metzler(lower, diag, upper, h)
     return _propagate_log(LP, lw_T, n_steps), None, LP
 
@@ -332,15 +336,16 @@ def _check_stable(params, n_steps, rate, factor, method):
     h = params.T / n_steps
     if not np.isfinite(rate):
         raise ValueError(
-            f"{method} scheme unstable: the optimal fill rates overflow (quotes far inside "
-            "the mid near T); no step is stable, use method='exact'"
+            f"{method} scheme not guaranteed stable: the optimal fill rates overflow (quotes "
+            "far inside the mid near T), so no step meets the monotonicity bound; use "
+            "method='exact'"
         )
     limit = factor / rate if rate > 0 else np.inf
     if h > limit * (1 + 1e-12):
         need = int(np.ceil(params.T / limit))
         raise ValueError(
-            f"{method} scheme unstable: dt={h:.4g} > {limit:.4g} = "
-            f"{factor:g}/(max total fill rate {rate:.4g}); "
+            f"{method} scheme not guaranteed stable: dt={h:.4g} > {limit:.4g} = "
+            f"{factor:g}/(max total fill rate {rate:.4g}), the monotonicity bound; "
             f"use n_steps >= {need} or method='exact'"
         )
 
@@ -397,8 +402,11 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
         entrywise-accurate exponentials (exact on the grid up to rounding, in
         every regime). ``"explicit"``: the seed article's backward Euler step
         :math:`V_n = V_{n+1} + \Delta t\,H(V_{n+1})`, first order; refuses a
-        step above ``1 / max fill rate``. ``"rk4"``: classical Runge--Kutta on
-        the same ODE, refuses a step above ``1.39 / max fill rate``.
+        step above ``1 / max total fill rate``, the monotonicity (discrete
+        maximum principle) bound under which the scheme is provably stable (a
+        sufficient condition: somewhat larger steps may still happen to work).
+        ``"rk4"``: classical Runge--Kutta on the same ODE, refuses a step above
+        ``1.39 / max total fill rate`` (inside its real stability interval).
     delta_bounds : (lo, hi) or None
         Restrict the quotes to ``lo <= delta <= hi``. The linearisation no
         longer holds, so this needs ``method="explicit"`` or ``"rk4"``.

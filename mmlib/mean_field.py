@@ -111,7 +111,11 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
             if P is None:
                 P = _metzler.expm_metzler(lower, diag, upper, h)
             growth = h * (lower.max() + upper.max() - diag.min())
-            lw = _propagate_linear(P, lw_T, n_steps, growth)
+            if not np.all(np.isfinite(P)):
+                lw = None
+                break
+            with np.errstate(over="ignore", invalid="ignore"):
+                lw = _propagate_linear(P, lw_T, n_steps, growth)
             if lw is None:
                 break
             seen = float((lw.max(axis=1) - lw.min(axis=1)).max())

@@ -66,7 +66,7 @@ def test_explicit_converges_at_first_order(moderate):
 
 def test_explicit_refuses_unstable_step_and_names_a_stable_one():
     p = ModelParams(A=5.0, k=1.0, eta=0.1, gamma=0.2, T=5.0, x_max=5)
-    with pytest.raises(ValueError, match=r"unstable.*n_steps >= (\d+)") as info:
+    with pytest.raises(ValueError, match=r"not guaranteed stable.*n_steps >= (\d+)") as info:
         solve_hjb(p, n_steps=10, method="explicit")
     need = int(info.value.args[0].split("n_steps >= ")[1].split()[0])
     sol = solve_hjb(p, n_steps=need, method="explicit")  # the suggested step works

@@ -73,3 +73,23 @@ def test_two_rate_expansion_matches_generic_exponential(log):
 
 def test_two_rate_declines_large_steps():
     assert _metzler.expm_two_rate(np.zeros(3), np.ones(1), np.ones(1), 1.0, 10.0) is None
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_two_rate_handles_one_fast_side(log):
+    """A crowd that is long: bid-side rate large (beta ~ 2), ask-side small."""
+    n, N, h = 31, 4, 0.02
+    x = np.arange(n) - n // 2
+    dvec = -0.01 * x**2
+    a, b = np.full(N, 1.5), np.linspace(60.0, 100.0, N)
+    lo, up = a[:, None] * np.ones(n - 1), b[:, None] * np.ones(n - 1)
+    dg = np.broadcast_to(dvec, (N, n))
+    got = _metzler.expm_two_rate(dvec, a, b, h, np.inf if log else 60.0, log=log)
+    assert got is not None
+    if log:
+        np.testing.assert_allclose(got, _metzler.log_expm_metzler(lo, dg, up, h),
+                                   rtol=1e-11, atol=1e-9)
+    else:
+        ref = _metzler.expm_metzler(lo, dg, up, h)
+        m = ref > 1e-30 * ref.max(axis=-1, keepdims=True)
+        np.testing.assert_allclose(got[m], ref[m], rtol=1e-11)
