@@ -231,7 +231,7 @@ def _sweep(P, w_T, n_steps, growth):
     logscale = np.zeros(n_steps + 1)
     W[n_steps] = w_T
     acc = 0.0
-    every = max(1, int(40.0 / max(growth, 1e-300)))
+    every = max(1, int(min(40.0 / max(growth, 1e-300), n_steps + 1)))
     for i in range(n_steps - 1, -1, -1):
         np.dot(P if const else P[i], W[i + 1], out=W[i])
         if (n_steps - i) % every == 0 or i == 0:
