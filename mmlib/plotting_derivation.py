@@ -31,17 +31,25 @@ def slider_panel(draw, **sliders):
     import matplotlib.pyplot as plt
 
     out = widgets.Output()
+    errors = []
 
     def redraw(change=None):
-        with out:
+        with out:  # an Output area shows an exception instead of raising it ...
             out.clear_output(wait=True)
             fig, ax = plt.subplots()
-            draw(ax, **{name: w.value for name, w in sliders.items()})
+            try:
+                draw(ax, **{name: w.value for name, w in sliders.items()})
+            except Exception as err:
+                errors.append(err)
+                plt.close(fig)
+                raise
             plt.show()
 
     for w in sliders.values():
         w.observe(redraw, names="value")
     redraw()
+    if errors:  # ... so re-raise a failing first draw: a broken panel must fail the build
+        raise errors[0]
     return widgets.VBox([*sliders.values(), out])
 
 
