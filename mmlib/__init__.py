@@ -5,8 +5,8 @@ import matplotlib; plotting and widgets live in their own modules.
 """
 from .hjb import HJBSolution, hamiltonian, optimal_quotes, solve_hjb
 from .mean_field import MeanFieldConvergenceWarning, MeanFieldSolution, solve_mean_field
-from .model import ModelParams
-from .population import evolve_population, generator_rates, simulate_inventory
+from .model import TEACHING_PARAMS, ModelParams
+from .population import default_rho0, evolve_population, generator_rates, simulate_inventory
 from .avellaneda_stoikov import (
     ASParams,
     GLFTSolution,
@@ -20,17 +20,18 @@ from .avellaneda_stoikov import (
     reservation_price,
     solve_glft,
 )
-from .simulation import (
+from .metrics import MCStats, mc_stats
+from .policies import (
     ASInventoryPolicy,
     ASSymmetricPolicy,
     ConstantPolicy,
     GLFTPolicy,
     HJBPolicy,
+)
+from .simulation import (
     MarketParams,
-    MCStats,
     SimulationPaths,
     SimulationResult,
-    mc_stats,
     simulate,
 )
 from .intensity import (
@@ -58,6 +59,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ModelParams",
+    "TEACHING_PARAMS",
+    "default_rho0",
     "HJBSolution",
     "solve_hjb",
     "optimal_quotes",

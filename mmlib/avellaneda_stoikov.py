@@ -45,8 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import hjb as _hjb
+from ._propagator import solve_logw
 from ._validation import check_int, check_real
+from .hjb import solve_hjb
 from .model import ModelParams
 
 __all__ = [
@@ -473,7 +474,7 @@ def solve_glft(params, x_max, n_steps):
     # gamma = 0 is exactly the GLFT system: reuse its exact propagator.
     proxy = ModelParams(A=np.e * beta, k=params.k, eta=alpha / params.k, gamma=0.0,
                         T=params.T, x_max=x_max)
-    log_v, _, _ = _hjb._solve_logw(proxy, n_steps, proxy.A, proxy.A)
+    log_v, _, _ = solve_logw(proxy, n_steps, proxy.A, proxy.A)
     log_v[-1] = 0.0
     c = params.half_spread_const
     n = 2 * x_max + 1
@@ -573,7 +574,7 @@ def compare_quotes(params, x_max, n_steps, t=0.0):
     t = float(_check_time(t, params.T))
     glft = solve_glft(params, x_max, n_steps)
     row = int(np.searchsorted(glft.t, t * (1 + 1e-12) + 1e-300, side="right") - 1)
-    hsol = _hjb.solve_hjb(article_params(params, x_max), n_steps)
+    hsol = solve_hjb(article_params(params, x_max), n_steps)
     x = glft.x
     return {
         "x": x,

@@ -28,14 +28,11 @@ import numpy as np
 
 from . import _metzler
 from ._validation import check_distribution, check_int, check_real
-from .hjb import (
-    HJBSolution,
-    _LINEAR_LOG_RANGE,
-    _propagate_linear,
-    _propagate_log,
-    _w_tridiag,
-    optimal_quotes,
-)
+from ._propagator import LINEAR_LOG_RANGE as _LINEAR_LOG_RANGE
+from ._propagator import propagate_linear as _propagate_linear
+from ._propagator import propagate_log as _propagate_log
+from ._propagator import w_tridiag as _w_tridiag
+from .hjb import HJBSolution, optimal_quotes
 from .metrics import average_quotes
 from .model import ModelParams
 

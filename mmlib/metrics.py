@@ -16,6 +16,9 @@ to the boundary.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from statistics import NormalDist
+
 import numpy as np
 
 from ._validation import check_real
@@ -29,6 +32,8 @@ __all__ = [
     "derisk_probability",
     "marginal_cost",
     "session_metrics",
+    "MCStats",
+    "mc_stats",
 ]
 
 
@@ -145,3 +150,89 @@ def session_metrics(solution, rho, eps=0.5):
         "derisk": derisk_probability(solution.x, rho, eps),
         "marginal_cost": marginal_cost(solution.V),
     }
+
+
+@dataclass(frozen=True)
+class MCStats:
+    r"""Monte Carlo summary of one per-path quantity.
+
+    Attributes
+    ----------
+    n : int
+        Number of paths.
+    mean, sem : float
+        Sample mean and its standard error :math:`s/\sqrt n`.
+    std, std_se : float
+        Sample standard deviation and its standard error
+        :math:`\sqrt{(m_4 - s^4)/n}\,/\,(2s)` (delta method, no normality assumed).
+    sharpe : float
+        ``mean / std`` over the whole horizon (not annualised); NaN if ``std == 0``.
+    ci : (float, float)
+        Normal confidence interval for the mean at level ``ci_level``.
+    ci_level : float
+    quantiles : dict
+        Level -> sample quantile.
+    """
+
+    n: int
+    mean: float
+    sem: float
+    std: float
+    std_se: float
+    sharpe: float
+    ci: tuple
+    ci_level: float
+    quantiles: dict
+
+
+def mc_stats(values, ci=0.95, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):
+    r"""Mean with standard error, std with standard error, Sharpe, quantiles and a CI.
+
+    .. math:: \bar y \pm z_{(1+c)/2}\,\frac{s}{\sqrt n}
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+        One number per path; ``n >= 2``, finite.
+    ci : float
+        Confidence level in ``(0, 1)``.
+    quantiles : sequence of float
+        Levels in ``[0, 1]``.
+
+    Returns
+    -------
+    MCStats
+
+    Raises
+    ------
+    ValueError
+        If ``values`` has fewer than two entries or non-finite entries, or a level is out of range.
+
+    Examples
+    --------
+    >>> st = mc_stats([1.0, 2.0, 3.0, 4.0])
+    >>> st.mean, round(st.std, 4), round(st.sem, 4)
+    (2.5, 1.291, 0.6455)
+    """
+    y = np.asarray(values, dtype=float).ravel()
+    if y.size < 2:
+        raise ValueError(f"values must hold at least 2 paths, got {y.size}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("values must be finite")
+    ci = check_real("ci", ci, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    levels = [check_real("quantile level", q, lo=0.0, hi=1.0) for q in quantiles]
+    n = y.size
+    mean = float(y.mean())
+    std = float(y.std(ddof=1))
+    sem = std / np.sqrt(n)
+    if std > 0:
+        m4 = float(np.mean((y - mean) ** 4))
+        std_se = float(np.sqrt(max(m4 - std**4, 0.0) / n) / (2.0 * std))
+        sharpe = mean / std
+    else:
+        std_se, sharpe = 0.0, float("nan")
+    z = NormalDist().inv_cdf(0.5 + ci / 2.0)
+    qs = np.quantile(y, levels) if levels else []
+    return MCStats(n=n, mean=mean, sem=float(sem), std=std, std_se=std_se,
+                   sharpe=float(sharpe), ci=(mean - z * sem, mean + z * sem),
+                   ci_level=ci, quantiles={lv: float(v) for lv, v in zip(levels, qs)})

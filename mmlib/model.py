@@ -16,7 +16,7 @@ import numpy as np
 
 from ._validation import check_int, check_real
 
-__all__ = ["ModelParams"]
+__all__ = ["ModelParams", "TEACHING_PARAMS"]
 
 _X_MAX_LIMIT = 5000
 
@@ -102,3 +102,11 @@ class ModelParams:
                       x_max=self.x_max)
         fields.update(changes)
         return ModelParams(**fields)
+
+
+#: The book's teaching market: one unit of flow per unit time at zero depth
+#: (``A = 1``), ``k = 1.5``, a small running penalty ``eta = 0.01``, terminal
+#: penalty ``gamma = 0.1``, horizon ``T = 10`` and inventories ``-20..20``.
+#: Chapters and tests that use "the teaching market" use this constant
+#: (``TEACHING_PARAMS.replace(...)`` for variations).
+TEACHING_PARAMS = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=10.0, x_max=20)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _metzler
-from ._validation import as_generator, check_choice, check_distribution, check_int
+from ._validation import as_generator, check_choice, check_distribution, check_int, check_real
 from .hjb import HJBSolution
 
-__all__ = ["evolve_population", "simulate_inventory", "generator_rates"]
+__all__ = ["evolve_population", "simulate_inventory", "generator_rates", "default_rho0"]
 
 _RATE_LIMIT = 1e200
 
@@ -231,3 +231,41 @@ def _ctmc_step(idx, down, up, h, gen):
         left[active] -= tau[jump]
         go_down = gen.random(active.size) * total[s] < down[s]
         idx[active] = s + np.where(go_down, -1, 1)
+
+
+def default_rho0(x_max, mu0=0.0, sd=None):
+    r"""The book's default initial crowd: a discretised Gaussian on ``-x_max..x_max``.
+
+    .. math:: \rho_0(x) = \frac{e^{-(x-\mu_0)^2/(2\sigma_0^2)}}
+                               {\sum_{y=-x_{\max}}^{x_{\max}} e^{-(y-\mu_0)^2/(2\sigma_0^2)}}
+
+    Parameters
+    ----------
+    x_max : int
+        Inventory bound, ``x_max >= 1``.
+    mu0 : float
+        Centre, ``|mu0| <= x_max``.
+    sd : float, optional
+        Standard deviation :math:`\sigma_0 > 0`; default ``x_max / 4``.
+
+    Returns
+    -------
+    ndarray, shape (2*x_max+1,)
+
+    Raises
+    ------
+    ValueError
+        If an argument is outside its range.
+
+    Examples
+    --------
+    >>> r = default_rho0(4)
+    >>> r.shape, round(float(r.sum()), 12), bool(r[4] == r.max())
+    ((9,), 1.0, True)
+    """
+    x_max = check_int("x_max", x_max, lo=1)
+    mu0 = check_real("mu0", mu0, lo=-x_max, hi=x_max)
+    sd = x_max / 4.0 if sd is None else check_real("sd", sd, lo=0.0, lo_open=True)
+    x = np.arange(-x_max, x_max + 1, dtype=float)
+    r = np.exp(-0.5 * ((x - mu0) / sd) ** 2)
+    return r / r.sum()

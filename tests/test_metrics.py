@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from mmlib import ModelParams, evolve_population, simulate_inventory, solve_hjb
+from mmlib import ModelParams, default_rho0, evolve_population, simulate_inventory, solve_hjb
 from mmlib import metrics
-from conftest import gaussian_rho0
 
 
 def test_average_quotes_by_hand_with_boundary_convention():
@@ -26,8 +25,8 @@ def test_spread_and_skew():
 def test_moments_and_derisk_against_monte_carlo():
     p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.0, x_max=5)
     sol = solve_hjb(p, 40)
-    rho = evolve_population(sol, gaussian_rho0(p, 2.0))
-    X = simulate_inventory(sol, gaussian_rho0(p, 2.0), 50000, rng=3)[-1]
+    rho = evolve_population(sol, default_rho0(p.x_max, sd=2.0))
+    X = simulate_inventory(sol, default_rho0(p.x_max, sd=2.0), 50000, rng=3)[-1]
     n = X.size
     assert abs(metrics.inventory_mean(p.x, rho)[-1] - X.mean()) < 4 * X.std() / np.sqrt(n)
     var_se = X.var() * np.sqrt(2.0 / n) * 1.5  # generous for non-Gaussian kurtosis
@@ -46,7 +45,7 @@ def test_marginal_cost_is_the_central_difference():
 def test_session_metrics_keys_and_shapes():
     p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=1.0, x_max=3)
     sol = solve_hjb(p, 10)
-    m = metrics.session_metrics(sol, evolve_population(sol, gaussian_rho0(p, 1.0)))
+    m = metrics.session_metrics(sol, evolve_population(sol, default_rho0(p.x_max, sd=1.0)))
     assert set(m) == {"avg_delta_a", "avg_delta_b", "full_spread", "skew", "mean",
                       "variance", "derisk", "marginal_cost"}
     assert all(v.shape == (11,) for v in m.values())

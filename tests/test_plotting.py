@@ -6,9 +6,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mmlib import ModelParams, metrics, solve_mean_field  # noqa: E402
+from mmlib import TEACHING_PARAMS, ModelParams, default_rho0, metrics, solve_mean_field  # noqa: E402
 from mmlib import plotting  # noqa: E402
-from mmlib.widgets import default_rho0  # noqa: E402
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def ax():
 
 @pytest.fixture(scope="module")
 def mf():
-    p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=2.0, x_max=5)
+    p = TEACHING_PARAMS.replace(T=2.0, x_max=5)
     return solve_mean_field(p, default_rho0(p.x_max, 1.0), 40)
 
 

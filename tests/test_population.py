@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from mmlib import ModelParams, evolve_population, simulate_inventory, solve_hjb
-from conftest import gaussian_rho0
+from mmlib import ModelParams, default_rho0, evolve_population, simulate_inventory, solve_hjb
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def dense_generator(sol, n):
 
 def test_exact_step_matches_scipy_expm_and_conserves_mass(small):
     p, sol = small
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     rho = evolve_population(sol, rho0)
     ref = [rho0]
     for n in range(sol.n_steps):
@@ -40,7 +39,7 @@ def test_exact_step_matches_scipy_expm_and_conserves_mass(small):
 
 def test_euler_converges_at_first_order_to_exact():
     p = ModelParams(A=1.5, k=1.0, eta=0.05, gamma=0.2, T=3.0, x_max=5)
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     errs = []
     for n in (100, 200, 400, 800):
         sol = solve_hjb(p, n)
@@ -73,7 +72,7 @@ def _expected_tv_bound(p, n):
 
 def test_monte_carlo_matches_master_equation_within_statistical_bound(small):
     p, sol = small
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     rho = evolve_population(sol, rho0)
     tvs, ns = [], [500, 2000, 8000, 32000]
     for j, n in enumerate(ns):
@@ -92,8 +91,8 @@ def test_monte_carlo_matches_master_equation_within_statistical_bound(small):
 def test_per_step_simulation_is_close_for_small_steps():
     p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.0, x_max=4)
     sol = solve_hjb(p, 400)
-    rho = evolve_population(sol, gaussian_rho0(p, 1.5))
-    X = simulate_inventory(sol, gaussian_rho0(p, 1.5), 20000, rng=5, method="step")
+    rho = evolve_population(sol, default_rho0(p.x_max, sd=1.5))
+    X = simulate_inventory(sol, default_rho0(p.x_max, sd=1.5), 20000, rng=5, method="step")
     counts = np.bincount(X[-1] + p.x_max, minlength=p.n_states)
     assert _tv(counts, rho[-1]) <= 3 * _expected_tv_bound(rho[-1], 20000) + 0.01
 
@@ -109,8 +108,8 @@ def test_simulation_is_reproducible_and_respects_bounds(small):
 
 def test_mean_inventory_of_simulation_matches_master_equation(small):
     p, sol = small
-    rho = evolve_population(sol, gaussian_rho0(p, 2.0))
-    X = simulate_inventory(sol, gaussian_rho0(p, 2.0), 40000, rng=11)
+    rho = evolve_population(sol, default_rho0(p.x_max, sd=2.0))
+    X = simulate_inventory(sol, default_rho0(p.x_max, sd=2.0), 40000, rng=11)
     mean_ref = rho[-1] @ p.x
     se = X[-1].std() / np.sqrt(X.shape[1])
     assert abs(X[-1].mean() - mean_ref) < 4 * se
@@ -161,7 +160,7 @@ def test_population_raises_valueerror_or_is_a_distribution(A, k, eta, gamma, T, 
     p = ModelParams(A=A, k=k, eta=eta, gamma=gamma, T=T, x_max=x_max)
     sol = solve_hjb(p, n_steps)
     try:
-        rho = evolve_population(sol, gaussian_rho0(p, max(1.0, x_max / 3)), method)
+        rho = evolve_population(sol, default_rho0(p.x_max, sd=max(1.0, x_max / 3)), method)
     except ValueError:
         return
     assert np.all(np.isfinite(rho)) and rho.min() >= -1e-15
@@ -174,7 +173,7 @@ def test_extreme_rates_near_the_close_are_resolved():
     p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=1.0, T=10.0, x_max=20)
     sol = solve_hjb(p, 200)
     assert max(r.max() for r in sol.rates()) > 1e20
-    rho0 = gaussian_rho0(p, 5.0)
+    rho0 = default_rho0(p.x_max, sd=5.0)
     rho = evolve_population(sol, rho0)
     np.testing.assert_allclose(rho.sum(axis=1), 1.0, atol=1e-12)
     assert rho.min() >= 0

@@ -7,7 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mmlib import ModelParams, solve_mean_field  # noqa: E402
-from mmlib.widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, Dashboard, default_rho0, make_sliders  # noqa: E402
+from mmlib import default_rho0  # noqa: E402
+from mmlib.widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, Dashboard, make_sliders  # noqa: E402
 
 
 def test_default_rho0_is_the_book_gaussian():
