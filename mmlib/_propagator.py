@@ -54,7 +54,6 @@ def propagate_linear(P, lw_T, n_steps, growth):
     Returns log w of shape (n_steps+1, n), or None when w spans too many
     orders of magnitude for floating point (the caller then works in log space).
     """
-    n = lw_T.size
     c = lw_T.max()
     w_T = np.exp(lw_T - c)
     if P.ndim == 2 and n_steps >= 64:

@@ -48,7 +48,7 @@ import numpy as np
 from ._propagator import solve_logw
 from ._validation import check_int, check_real
 from .hjb import solve_hjb
-from .model import ModelParams
+from .model import ModelParams, Quotes
 
 __all__ = [
     "ASParams",
@@ -131,7 +131,10 @@ class ASParams:
 
     @property
     def half_spread_const(self) -> float:
-        r"""Constant half-spread :math:`\frac1\psi\ln(1+\psi/k)` (tends to :math:`1/k` as :math:`\psi\to0`)."""
+        r"""Constant half-spread :math:`\frac1\psi\ln(1+\psi/k)`.
+
+        It tends to :math:`1/k` as :math:`\psi\to0`.
+        """
         psi = self.risk_aversion
         return float(np.log1p(psi / self.k) / psi)
 
@@ -255,8 +258,8 @@ def as_depths(x, t, params):
 
     Returns
     -------
-    delta_b, delta_a : ndarray
-        Bid depth :math:`s - p^b` and ask depth :math:`p^a - s`.
+    Quotes
+        ``(bid, ask)``: bid depth :math:`s - p^b` and ask depth :math:`p^a - s`.
 
     Raises
     ------
@@ -279,7 +282,7 @@ def as_depths(x, t, params):
     x = np.asarray(x, dtype=float)
     half = 0.5 * params.risk_aversion * params.sigma**2 * (params.T - t)
     c = params.half_spread_const
-    return (1.0 + 2.0 * x) * half + c, (1.0 - 2.0 * x) * half + c
+    return Quotes(bid=(1.0 + 2.0 * x) * half + c, ask=(1.0 - 2.0 * x) * half + c)
 
 
 def as_quotes(s, x, t, params):
@@ -293,7 +296,8 @@ def as_quotes(s, x, t, params):
 
     Returns
     -------
-    bid, ask : ndarray
+    Quotes
+        ``(bid, ask)`` prices.
 
     Raises
     ------
@@ -313,7 +317,7 @@ def as_quotes(s, x, t, params):
     """
     r = reservation_price(s, x, t, params)
     half = 0.5 * optimal_spread(t, params)
-    return r - half, r + half
+    return Quotes(bid=r - half, ask=r + half)
 
 
 def glft_coefficients(params):
@@ -511,7 +515,8 @@ def glft_asymptotic_depths(x, params):
 
     Returns
     -------
-    delta_b, delta_a : ndarray, shape of ``x``
+    Quotes
+        ``(bid, ask)`` depths, each of the shape of ``x``.
 
     References
     ----------
@@ -530,7 +535,7 @@ def glft_asymptotic_depths(x, params):
     alpha, beta = glft_coefficients(params)
     slope = np.sqrt(alpha / beta) / params.k
     c = params.half_spread_const
-    return c + 0.5 * (2.0 * x + 1.0) * slope, c - 0.5 * (2.0 * x - 1.0) * slope
+    return Quotes(bid=c + 0.5 * (2.0 * x + 1.0) * slope, ask=c - 0.5 * (2.0 * x - 1.0) * slope)
 
 
 def compare_quotes(params, x_max, n_steps, t=0.0):
@@ -556,8 +561,8 @@ def compare_quotes(params, x_max, n_steps, t=0.0):
     -------
     dict
         ``"x"``: the inventory grid; for each of ``"as"``, ``"glft"``,
-        ``"glft_asymptotic"``, ``"article"``: a pair ``(delta_b, delta_a)``
-        of arrays on that grid (NaN where a bounded model does not quote).
+        ``"glft_asymptotic"``, ``"article"``: a :class:`~mmlib.model.Quotes`
+        ``(bid, ask)`` of depth arrays on that grid (NaN where a bounded model does not quote).
 
     References
     ----------
@@ -579,7 +584,7 @@ def compare_quotes(params, x_max, n_steps, t=0.0):
     return {
         "x": x,
         "as": as_depths(x, glft.t[row], params),
-        "glft": (glft.delta_b[row], glft.delta_a[row]),
+        "glft": Quotes(bid=glft.delta_b[row], ask=glft.delta_a[row]),
         "glft_asymptotic": glft_asymptotic_depths(x, params),
-        "article": (hsol.delta_b[row], hsol.delta_a[row]),
+        "article": Quotes(bid=hsol.delta_b[row], ask=hsol.delta_a[row]),
     }

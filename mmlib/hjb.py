@@ -31,9 +31,9 @@ import numpy as np
 
 from ._propagator import solve_logw
 from ._validation import check_choice, check_int, check_real
-from .model import ModelParams
+from .model import ModelParams, Quotes
 
-__all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian"]
+__all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian", "min_stable_steps"]
 
 _MAX_N_STEPS = 10_000_000
 
@@ -90,8 +90,9 @@ class HJBSolution:
 
         Returns
         -------
-        rate_a, rate_b : ndarray, shape (n_steps+1, 2*x_max+1)
-            Ask (down-move) and bid (up-move) intensities; zero where a side
+        Quotes
+            ``(bid, ask)``, each of shape ``(n_steps+1, 2*x_max+1)``: bid
+            (up-move) and ask (down-move) intensities; zero where a side
             does not quote. Entries can be ``inf`` in extreme regimes where the
             optimal quote is so deep inside the mid that the rate overflows.
         """
@@ -99,7 +100,7 @@ class HJBSolution:
         with np.errstate(over="ignore"):
             ra = self.A_a[:, None] * np.exp(-k * np.nan_to_num(self.delta_a, nan=np.inf))
             rb = self.A_b[:, None] * np.exp(-k * np.nan_to_num(self.delta_b, nan=np.inf))
-        return ra, rb
+        return Quotes(bid=rb, ask=ra)
 
 
 def optimal_quotes(V, k, delta_bounds=None):
@@ -121,15 +122,18 @@ def optimal_quotes(V, k, delta_bounds=None):
 
     Returns
     -------
-    delta_a, delta_b : ndarray, shape (..., n)
-        NaN at ``x=-x_max`` (ask) and ``x=+x_max`` (bid), where the side does not quote.
+    Quotes
+        ``(bid, ask)`` depths, each of shape ``(..., n)``; NaN at
+        ``x=+x_max`` (bid) and ``x=-x_max`` (ask), where the side does not quote.
 
     Examples
     --------
     >>> import numpy as np
-    >>> da, db = optimal_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
-    >>> da
+    >>> q = optimal_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
+    >>> q.ask
     array([ nan, 1.5, -0.5])
+    >>> q.bid
+    array([-0.5, 1.5,  nan])
     """
     k = check_real("k", k, lo=0.0, lo_open=True)
     V = np.asarray(V, dtype=float)
@@ -141,7 +145,7 @@ def optimal_quotes(V, k, delta_bounds=None):
         lo, hi = delta_bounds
         da[..., 1:] = np.clip(da[..., 1:], lo, hi)
         db[..., :-1] = np.clip(db[..., :-1], lo, hi)
-    return da, db
+    return Quotes(bid=db, ask=da)
 
 
 def hamiltonian(V, params, delta_bounds=None, A_a=None, A_b=None):
@@ -167,7 +171,7 @@ def hamiltonian(V, params, delta_bounds=None, A_a=None, A_b=None):
     k = params.k
     A_a = params.A if A_a is None else A_a
     A_b = params.A if A_b is None else A_b
-    da, db = optimal_quotes(V, k, delta_bounds)
+    db, da = optimal_quotes(V, k, delta_bounds)
     dva = V[..., :-1] - V[..., 1:]
     dvb = V[..., 1:] - V[..., :-1]
     la = A_a * np.exp(-k * da[..., 1:])
@@ -215,9 +219,88 @@ def _check_stable(params, n_steps, rate, factor, method):
         )
 
 
+_FACTORS = {"explicit": 1.0, "rk4": 1.39}  # stable step = factor / max total fill rate
+
+
+def _meets_bound(params, n_steps, rate, factor):
+    return np.isfinite(rate) and params.T / n_steps <= (factor / rate if rate > 0 else np.inf) * (
+        1 + 1e-12)
+
+
+def min_stable_steps(params, method="explicit", delta_bounds=None):
+    r"""The smallest ``n_steps`` that :func:`solve_hjb` accepts for a time-stepping scheme.
+
+    The explicit scheme is refused when :math:`\Delta t > 1/\bar r_N` and RK4
+    when :math:`\Delta t > 1.39/\bar r_N`, where :math:`\bar r_N` bounds the
+    total optimal fill rate out of any state on the grid of :math:`N` steps
+    (computed from the exact solution there, or :math:`2Ae^{-k\,\mathrm{lo}}`
+    with ``delta_bounds``). As :math:`\bar r_N` grows with :math:`N` (a finer
+    grid resolves the tight quotes near :math:`T`), the answer is the fixed
+    point of :math:`N \mapsto \lceil T\bar r_N/\text{factor}\rceil`,
+    iterated up from :math:`N=1`: the smallest :math:`N` that meets its own bound.
+
+    Parameters
+    ----------
+    params : ModelParams
+    method : {"explicit", "rk4", "exact"}
+        The scheme; ``"exact"`` is stable at every step (returns 1).
+    delta_bounds : (lo, hi) or None
+        As in :func:`solve_hjb`.
+
+    Returns
+    -------
+    int
+        The smallest stable number of steps (at most ``10_000_000``).
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, or rates so large (overflowing, or needing
+        more than ``10_000_000`` steps) that no step count meets the bound.
+
+    References
+    ----------
+    The book's chapter *HJB* (the monotonicity bound).
+
+    Examples
+    --------
+    >>> p = ModelParams(A=5.0, k=1.0, eta=0.1, gamma=0.2, T=5.0, x_max=5)
+    >>> n = min_stable_steps(p)
+    >>> _ = solve_hjb(p, n, method="explicit")       # accepted
+    >>> try:
+    ...     solve_hjb(p, n - 1, method="explicit")
+    ... except ValueError as err:
+    ...     print("refused")
+    refused
+    """
+    if not isinstance(params, ModelParams):
+        raise ValueError(f"params must be a ModelParams, got {type(params).__name__}")
+    check_choice("method", method, {"exact", "explicit", "rk4"})
+    delta_bounds = _check_bounds(delta_bounds)
+    if method == "exact":
+        return 1
+    factor = _FACTORS[method]
+    n = 1
+    for _ in range(200):
+        rate = _max_rate_bound(params, n, delta_bounds)
+        if not np.isfinite(rate):
+            break
+        if _meets_bound(params, n, rate, factor):
+            return n
+        n = max(n + 1, int(np.ceil(params.T * rate / factor)))
+        while not _meets_bound(params, n, rate, factor):  # rounding of the ceiling
+            n += 1
+        if n > _MAX_N_STEPS:
+            break
+    raise ValueError(
+        f"{method} scheme: no n_steps <= {_MAX_N_STEPS} meets the monotonicity bound (the "
+        "optimal fill rates near T are too large); use method='exact'"
+    )
+
+
 def _step_schemes(params, n_steps, method, delta_bounds):
     h = params.T / n_steps
-    factor = 1.0 if method == "explicit" else 1.39
+    factor = _FACTORS[method]
     _check_stable(params, n_steps, _max_rate_bound(params, n_steps, delta_bounds), factor, method)
     V = np.empty((n_steps + 1, params.n_states))
     V[-1] = -params.gamma * params.x**2
@@ -284,7 +367,8 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     ------
     ValueError
         For an invalid argument, an unstable step of a time-stepping scheme
-        (the message gives the smallest stable ``n_steps``), or
+        (the message gives the smallest stable ``n_steps`` for the rates of
+        this grid; :func:`min_stable_steps` gives the one for its own grid), or
         ``delta_bounds`` with ``method="exact"``.
 
     References
@@ -317,7 +401,7 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     else:
         V = _step_schemes(params, n_steps, method, delta_bounds)
     V[-1] = -params.gamma * params.x**2
-    da, db = optimal_quotes(V, params.k, delta_bounds)
+    db, da = optimal_quotes(V, params.k, delta_bounds)
     ones = np.full(n_steps + 1, params.A)
     return HJBSolution(
         params=params,

@@ -129,7 +129,7 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
         lw = _propagate_log(LP, lw_T, n_steps)
     V = lw / params.k
     V[-1] = -params.gamma * params.x**2
-    da, db = optimal_quotes(V, params.k)
+    db, da = optimal_quotes(V, params.k)
     rho = _population_doob(lw, rho0, P, LP)
     return V, da, db, rho
 
@@ -139,7 +139,7 @@ def _next_iterate(z, f, dz_hist, df_hist, damping):
 
     Anderson (type II): choose :math:`\gamma` minimising
     :math:`\|f - \Delta F\gamma\|_2` over the last differences of residuals, then
-    :math:`z^+ = z + 	heta f - (\Delta Z + 	heta\,\Delta F)\gamma`.
+    :math:`z^+ = z + \theta f - (\Delta Z + \theta\,\Delta F)\gamma`.
     Falls back to the plain damped step if the mixed one is not finite.
     """
     plain = z + damping * f
@@ -231,7 +231,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
-        f = np.concatenate(average_quotes(da, db, rho)) - z
+        f = np.concatenate(average_quotes(db, da, rho)[::-1]) - z  # z stacks (ask, bid)
         res = float(np.abs(f).max())
         if not np.isfinite(res):
             raise ValueError("mean-field iteration produced non-finite crowd averages")

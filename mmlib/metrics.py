@@ -22,6 +22,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ._validation import check_real
+from .model import Quotes
 
 __all__ = [
     "average_quotes",
@@ -47,42 +48,49 @@ def _side_average(delta, rho, quoting):
     return avg
 
 
-def average_quotes(delta_a, delta_b, rho):
-    r"""Crowd-average ask and bid depths :math:`\bar\delta^a_t,\ \bar\delta^b_t`.
+def average_quotes(delta_b, delta_a, rho):
+    r"""Crowd-average bid and ask depths :math:`\bar\delta^b_t,\ \bar\delta^a_t`.
 
     Parameters
     ----------
-    delta_a, delta_b : ndarray, shape (n_steps+1, n)
-        Quotes, NaN on the side that does not quote (``x=-x_max`` ask, ``x=+x_max`` bid).
+    delta_b, delta_a : ndarray, shape (n_steps+1, n)
+        Bid and ask depths, NaN on the side that does not quote (``x=+x_max``
+        bid, ``x=-x_max`` ask).
     rho : ndarray, shape (n_steps+1, n)
         Distribution of inventories at each time.
 
     Returns
     -------
-    avg_a, avg_b : ndarray, shape (n_steps+1,)
+    Quotes
+        ``(bid, ask)`` averages, each of shape ``(n_steps+1,)``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> da = np.array([[np.nan, 1.0, 2.0]]); db = np.array([[2.0, 1.0, np.nan]])
-    >>> average_quotes(da, db, np.array([[0.5, 0.5, 0.0]]))
-    (array([1.]), array([1.5]))
+    >>> db = np.array([[2.0, 1.0, np.nan]]); da = np.array([[np.nan, 1.0, 2.0]])
+    >>> average_quotes(db, da, np.array([[0.5, 0.5, 0.0]]))
+    Quotes(bid=array([1.5]), ask=array([1.]))
     """
     n = rho.shape[-1]
-    return (_side_average(delta_a, rho, slice(1, n)),
-            _side_average(delta_b, rho, slice(0, n - 1)))
+    return Quotes(bid=_side_average(delta_b, rho, slice(0, n - 1)),
+                  ask=_side_average(delta_a, rho, slice(1, n)))
 
 
-def full_spread(avg_a, avg_b):
-    r"""The full spread :math:`\bar\delta^a + \bar\delta^b` (ask price minus bid price)."""
-    return np.asarray(avg_a) + np.asarray(avg_b)
+def full_spread(avg_b, avg_a):
+    r"""The full spread :math:`\bar\delta^b + \bar\delta^a` (ask price minus bid price)."""
+    return np.asarray(avg_b) + np.asarray(avg_a)
 
 
-def skew(avg_a, avg_b):
-    r"""The skew :math:`\bar\delta^a - \bar\delta^b`.
+def skew(avg_b, avg_a):
+    r"""The skew :math:`\bar\delta^a - \bar\delta^b` (ask depth minus bid depth).
 
     The seed article's dashboard labels this quantity "FullSpread"; it is the
     asymmetry of the quotes, zero for a symmetric crowd, not a spread.
+
+    Examples
+    --------
+    >>> float(skew(0.5, 0.75))   # bid depth 0.5, ask depth 0.75
+    0.25
     """
     return np.asarray(avg_a) - np.asarray(avg_b)
 
@@ -139,12 +147,12 @@ def session_metrics(solution, rho, eps=0.5):
         Keys ``avg_delta_a``, ``avg_delta_b``, ``full_spread``, ``skew``,
         ``mean``, ``variance``, ``derisk``, ``marginal_cost``; each of shape (n_steps+1,).
     """
-    a, b = average_quotes(solution.delta_a, solution.delta_b, rho)
+    b, a = average_quotes(solution.delta_b, solution.delta_a, rho)
     return {
         "avg_delta_a": a,
         "avg_delta_b": b,
-        "full_spread": full_spread(a, b),
-        "skew": skew(a, b),
+        "full_spread": full_spread(b, a),
+        "skew": skew(b, a),
         "mean": inventory_mean(solution.x, rho),
         "variance": inventory_variance(solution.x, rho),
         "derisk": derisk_probability(solution.x, rho, eps),

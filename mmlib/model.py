@@ -11,14 +11,36 @@ penalty :math:`\eta x^2` and a terminal penalty :math:`\gamma x^2`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._validation import check_int, check_real
 
-__all__ = ["ModelParams", "TEACHING_PARAMS"]
+__all__ = ["ModelParams", "TEACHING_PARAMS", "Quotes"]
 
 _X_MAX_LIMIT = 5000
+
+
+class Quotes(NamedTuple):
+    r"""A bid-side and an ask-side quantity, always in the order ``(bid, ask)``.
+
+    Every mmlib function that returns one quantity per side (depths, prices,
+    fill rates, crowd averages) returns a ``Quotes``: unpack it as
+    ``bid, ask = ...`` or read ``.bid`` and ``.ask``. The bid side fills when
+    the market sells to the maker (inventory :math:`x \to x+1`), the ask side
+    when it buys from the maker (:math:`x \to x-1`).
+
+    Examples
+    --------
+    >>> q = Quotes(bid=0.4, ask=0.6)
+    >>> bid, ask = q
+    >>> q.ask - q.bid == ask - bid
+    True
+    """
+
+    bid: Any  #: the bid-side quantity (depth below the mid, price, rate, ...)
+    ask: Any  #: the ask-side quantity
 
 
 @dataclass(frozen=True)

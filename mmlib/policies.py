@@ -1,7 +1,8 @@
 r"""Market-making policies for the Monte Carlo engine :func:`mmlib.simulate`.
 
 A policy is a vectorised function ``(t, s, x) -> (bid, ask)`` of the time, the
-mids and the inventories of all paths; NaN means the side is not quoted. The
+mids and the inventories of all paths (the built-in ones return a
+:class:`~mmlib.model.Quotes`); NaN means the side is not quoted. The
 built-in ones also expose ``_depths(t, x, out)``, which writes the depths
 :math:`(s - p^b,\ p^a - s)` into a buffer so the engine can skip the prices.
 
@@ -22,6 +23,7 @@ import numpy as np
 from ._validation import check_real
 from .avellaneda_stoikov import ASParams, GLFTSolution
 from .hjb import HJBSolution
+from .model import Quotes
 
 __all__ = ["ConstantPolicy", "ASInventoryPolicy", "ASSymmetricPolicy", "GLFTPolicy", "HJBPolicy",
            "BUILTIN"]
@@ -35,7 +37,7 @@ class ConstantPolicy:
     --------
     >>> import numpy as np
     >>> ConstantPolicy(0.5, 1.0)(0.0, np.array([100.0]), np.array([0.0]))
-    (array([99.5]), array([101.]))
+    Quotes(bid=array([99.5]), ask=array([101.]))
     """
 
     delta_b: float  # bid depth below the mid
@@ -46,7 +48,7 @@ class ConstantPolicy:
         object.__setattr__(self, "delta_a", check_real("delta_a", self.delta_a))
 
     def __call__(self, t, s, x):
-        return s - self.delta_b, s + self.delta_a
+        return Quotes(bid=s - self.delta_b, ask=s + self.delta_a)
 
     def _depths(self, t, x, out):
         """Write the depths (s - bid, ask - s) into ``out``; return True if all finite."""
@@ -78,7 +80,7 @@ class ASInventoryPolicy:
         tau = p.T - t
         half = 0.5 * p.risk_aversion * p.sigma**2 * tau + p.half_spread_const
         r = s - (p.risk_aversion * p.sigma**2 * tau) * x
-        return r - half, r + half
+        return Quotes(bid=r - half, ask=r + half)
 
     def _depths(self, t, x, out):
         """Write the depths ``half +- skew x`` into ``out``; return True if all finite."""
@@ -109,7 +111,7 @@ class ASSymmetricPolicy:
     def __call__(self, t, s, x):
         p = self.params
         half = 0.5 * p.risk_aversion * p.sigma**2 * (p.T - t) + p.half_spread_const
-        return s - half, s + half
+        return Quotes(bid=s - half, ask=s + half)
 
     def _depths(self, t, x, out):
         """Write the depths ``half`` into ``out``; return True if all finite."""
@@ -142,7 +144,7 @@ class _TablePolicy:
 
     def __call__(self, t, s, x):
         row, idx = self._lookup(t, x)
-        return s - self._db[row][idx], s + self._da[row][idx]
+        return Quotes(bid=s - self._db[row][idx], ask=s + self._da[row][idx])
 
     def _depths(self, t, x, out):
         """Write the looked-up depths into ``out`` (NaN: not quoted); return False."""

@@ -24,7 +24,7 @@ from .model import ModelParams
 from .population import default_rho0
 from .plotting import dashboard_axes, draw_dashboard, update_dashboard, update_derisk
 
-__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "make_sliders"]
+__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "make_sliders", "slider_panel"]
 
 #: Model parameters of the dashboard at start-up (the book's teaching size).
 DASHBOARD_DEFAULTS = {"A": 1.0, "k": 1.5, "eta": 0.01, "gamma": 0.1, "T": 10.0, "x_max": 20,
@@ -230,3 +230,44 @@ def make_sliders(values=None, continuous_update=False):
                 continuous_update=continuous_update, style={"description_width": "initial"})
         sliders[key] = s
     return sliders
+
+
+def slider_panel(draw, **sliders):
+    """Sliders plus an output area that redraws ``draw(ax, **values)`` on every change.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ax, **values)`` draws on a fresh ``Axes``.
+    **sliders : ipywidgets.ValueWidget
+        One widget per keyword of ``draw``.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Display it in a notebook; it draws once immediately.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    out = widgets.Output()
+    errors = []
+
+    def redraw(change=None):
+        with out:  # an Output area shows an exception instead of raising it ...
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots()
+            try:
+                draw(ax, **{name: w.value for name, w in sliders.items()})
+            except Exception as err:
+                errors.append(err)
+                plt.close(fig)
+                raise
+            plt.show()
+
+    for w in sliders.values():
+        w.observe(redraw, names="value")
+    redraw()
+    if errors:  # ... so re-raise a failing first draw: a broken panel must fail the build
+        raise errors[0]
+    return widgets.VBox([*sliders.values(), out])

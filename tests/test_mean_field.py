@@ -31,7 +31,7 @@ def test_converges_with_residual_below_tol(mf_case):
 def test_returned_averages_are_a_fixed_point(mf_case):
     """Recompute the crowd averages from the returned quotes and population."""
     p, rho0, mf = mf_case
-    a, b = average_quotes(mf.delta_a, mf.delta_b, mf.rho)
+    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)
     np.testing.assert_allclose(a, mf.avg_delta_a, atol=1e-11)
     np.testing.assert_allclose(b, mf.avg_delta_b, atol=1e-11)
     assert np.max(np.abs(mf.avg_delta_a - mf.avg_delta_b)) > 1e-3  # really asymmetric
@@ -184,7 +184,7 @@ def test_anderson_acceleration_reaches_the_same_equilibrium_faster():
     assert len(fast.residuals) < len(plain.residuals) / 3
     np.testing.assert_allclose(fast.avg_delta_a, plain.avg_delta_a, atol=1e-9)
     np.testing.assert_allclose(fast.V, plain.V, atol=1e-9)
-    a, b = average_quotes(fast.delta_a, fast.delta_b, fast.rho)
+    b, a = average_quotes(fast.delta_b, fast.delta_a, fast.rho)
     np.testing.assert_allclose(a, fast.avg_delta_a, atol=1e-10)
     with pytest.raises(ValueError, match="anderson"):
         solve_mean_field(p, rho0, 10, anderson=-1)

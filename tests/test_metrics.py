@@ -9,17 +9,17 @@ def test_average_quotes_by_hand_with_boundary_convention():
     da = np.array([[np.nan, 1.0, 3.0]])
     db = np.array([[2.0, 4.0, np.nan]])
     rho = np.array([[0.2, 0.3, 0.5]])
-    a, b = metrics.average_quotes(da, db, rho)
+    b, a = metrics.average_quotes(db, da, rho)
     np.testing.assert_allclose(a, (0.3 * 1 + 0.5 * 3) / 0.8)
     np.testing.assert_allclose(b, (0.2 * 2 + 0.3 * 4) / 0.5)
     # nobody quotes the ask: fall back to the quote next to the boundary
-    a, _ = metrics.average_quotes(da, db, np.array([[1.0, 0.0, 0.0]]))
+    a = metrics.average_quotes(db, da, np.array([[1.0, 0.0, 0.0]])).ask
     np.testing.assert_allclose(a, 1.0)
 
 
 def test_spread_and_skew():
     np.testing.assert_allclose(metrics.full_spread([1.0], [2.0]), [3.0])
-    np.testing.assert_allclose(metrics.skew([1.0], [2.0]), [-1.0])
+    np.testing.assert_allclose(metrics.skew([1.0], [2.0]), [1.0])  # ask 2 minus bid 1
 
 
 def test_moments_and_derisk_against_monte_carlo():

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mmlib import TEACHING_PARAMS, ModelParams, default_rho0, metrics, solve_mean_field  # noqa: E402
+from mmlib import TEACHING_PARAMS, default_rho0, metrics, solve_mean_field  # noqa: E402
 from mmlib import plotting  # noqa: E402
 
 
@@ -110,17 +110,3 @@ def test_update_rescales_axes_to_the_new_data(mf):
         y = art.lines[key].get_ydata()
         assert lo <= y.min() and y.max() <= hi, panel
     plt.close(fig)
-
-
-def test_slider_panel_raises_when_its_first_draw_fails():
-    widgets = pytest.importorskip("ipywidgets")
-    from mmlib.plotting_derivation import slider_panel
-
-    def broken(ax, a):
-        raise ValueError("a must be > 0")
-
-    with pytest.raises(ValueError, match="a must be"):
-        slider_panel(broken, a=widgets.FloatSlider(value=1.0))
-    box = slider_panel(lambda ax, a: ax.plot([0, a]), a=widgets.FloatSlider(value=1.0))
-    assert len(box.children) == 2
-    plt.close("all")

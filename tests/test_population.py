@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from mmlib import ModelParams, default_rho0, evolve_population, simulate_inventory, solve_hjb
+from mmlib import (ModelParams, default_rho0, evolve_population, min_stable_population_steps,
+                   simulate_inventory, solve_hjb)
 
 
 @pytest.fixture
@@ -59,6 +60,21 @@ def test_euler_refuses_steps_that_lose_positivity_and_shows_it_when_forced():
     forced = evolve_population(sol, rho0, "euler", check_stability=False)
     assert forced.min() < 0  # negative "probabilities"
     np.testing.assert_allclose(forced.sum(axis=1), 1.0, atol=1e-12)  # mass still sums to 1
+
+
+def test_min_stable_population_steps_is_the_smallest_accepted():
+    p = ModelParams(A=3.0, k=1.0, eta=0.05, gamma=0.5, T=4.0, x_max=6)
+    rho0 = default_rho0(p.x_max)
+    n = min_stable_population_steps(p)
+    sol = solve_hjb(p, n)
+    # by hand: the largest total rate before T times dt is at most 1
+    ra = p.A * np.exp(-p.k * np.nan_to_num(sol.delta_a[:-1], nan=np.inf))
+    rb = p.A * np.exp(-p.k * np.nan_to_num(sol.delta_b[:-1], nan=np.inf))
+    assert (ra + rb).max() * p.T / n <= 1.0
+    assert evolve_population(sol, rho0, "euler").min() >= 0.0
+    with pytest.raises(ValueError, match="loses positivity"):
+        evolve_population(solve_hjb(p, n - 1), rho0, "euler")
+    assert min_stable_population_steps(p, method="exact") == 1
 
 
 def _tv(counts, p):

@@ -69,3 +69,17 @@ def test_sliders_cover_every_control_within_range():
     assert set(s) == set(SLIDER_RANGES)
     for key, (lo, hi, _) in SLIDER_RANGES.items():
         assert s[key].min == lo and s[key].max == hi and s[key].value == DASHBOARD_DEFAULTS[key]
+
+
+def test_slider_panel_raises_when_its_first_draw_fails():
+    widgets = pytest.importorskip("ipywidgets")
+    from mmlib import slider_panel
+
+    def broken(ax, a):
+        raise ValueError("a must be > 0")
+
+    with pytest.raises(ValueError, match="a must be"):
+        slider_panel(broken, a=widgets.FloatSlider(value=1.0))
+    box = slider_panel(lambda ax, a: ax.plot([0, a]), a=widgets.FloatSlider(value=1.0))
+    assert len(box.children) == 2
+    plt.close("all")
