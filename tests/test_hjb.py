@@ -15,6 +15,16 @@ def test_exact_matches_scipy_expm_on_moderate_parameters(moderate):
     np.testing.assert_allclose(sol.V, ref, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("n_steps", [37, 64, 100, 203])
+def test_exact_V_against_radau_at_step_counts_off_the_block_size(n_steps):
+    """V itself (not only the quotes, blind to a constant offset per time row) at step
+    counts with rows left over after the blocks of 8 steps of the sweep, and below 64."""
+    p = ModelParams(A=1.5, k=1.2, eta=0.05, gamma=0.3, T=4.0, x_max=8)
+    sol = solve_hjb(p, n_steps)
+    ref = stiff_reference_V(p, sol.t)
+    np.testing.assert_allclose(sol.V, ref, rtol=0, atol=1e-8)
+
+
 def test_exact_matches_stiff_ode_in_extreme_regime():
     # k*gamma*x_max**2 = 1000 and k*eta*x_max**2*T = 400: w spans e^1000
     p = ModelParams(A=1.0, k=1.0, eta=1.0, gamma=2.5, T=1.0, x_max=20)

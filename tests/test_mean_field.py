@@ -37,6 +37,50 @@ def test_returned_averages_are_a_fixed_point(mf_case):
     assert np.max(np.abs(mf.avg_delta_a - mf.avg_delta_b)) > 1e-3  # really asymmetric
 
 
+@pytest.fixture(scope="module")
+def long_crowd():
+    """A crowd long by 2.5 units on average: the ask and bid averages differ by ~3."""
+    p = ModelParams(A=1.0, k=1.3, eta=0.03, gamma=0.2, T=3.0, x_max=5)
+    rho0 = default_rho0(p.x_max, mu0=2.5, sd=1.2)
+    return p, rho0, {n: solve_mean_field(p, rho0, n, tol=1e-12) for n in (30, 60)}
+
+
+def _hand_average(delta, rho, quoting):
+    """sum over the makers who quote that side of delta * rho, over their mass (loops)."""
+    out = np.empty(rho.shape[0])
+    for t in range(rho.shape[0]):
+        num = sum(delta[t, i] * rho[t, i] for i in quoting)
+        out[t] = num / sum(rho[t, i] for i in quoting)
+    return out
+
+
+def test_reported_intensity_scales_are_A_exp_k_crowd_average(long_crowd):
+    """A_a = A e^{k mean ask depth}, A_b = A e^{k mean bid depth}, averages done by hand."""
+    p, rho0, sols = long_crowd
+    mf = sols[60]
+    n = p.n_states
+    a = _hand_average(mf.delta_a, mf.rho, range(1, n))  # x = -x_max posts no ask
+    b = _hand_average(mf.delta_b, mf.rho, range(0, n - 1))  # x = +x_max posts no bid
+    assert np.min(a - b) < -1.0  # a long crowd sells cheaply: ask far tighter than bid
+    np.testing.assert_allclose(mf.A_a, p.A * np.exp(p.k * a), rtol=1e-9)
+    np.testing.assert_allclose(mf.A_b, p.A * np.exp(p.k * b), rtol=1e-9)
+    # and the fill rates the solution reports are those scales at its quotes
+    rb, ra = mf.rates()
+    np.testing.assert_allclose(ra[:, 1:], mf.A_a[:, None] * np.exp(-p.k * mf.delta_a[:, 1:]))
+    np.testing.assert_allclose(rb[:, :-1], mf.A_b[:, None] * np.exp(-p.k * mf.delta_b[:, :-1]))
+
+
+def test_evolve_population_on_the_solution_matches_its_rho_to_first_order(long_crowd):
+    """evolve_population holds each grid time's quotes over the step, the solver's rho uses
+    continuously optimal quotes: they differ by O(dt), so the gap halves as dt halves."""
+    from mmlib import evolve_population
+
+    p, rho0, sols = long_crowd
+    gaps = [np.abs(evolve_population(sols[n], rho0) - sols[n].rho).max() for n in (30, 60)]
+    assert gaps[0] < 0.02
+    assert 0.4 < gaps[1] / gaps[0] < 0.6, gaps
+
+
 def test_value_solves_the_hjb_for_the_returned_crowd(mf_case):
     """Independent re-solve: one scipy expm per step with the crowd's intensity scales."""
     p, rho0, mf = mf_case

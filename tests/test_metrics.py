@@ -36,6 +36,30 @@ def test_moments_and_derisk_against_monte_carlo():
     assert abs(pr - ph) < 4 * np.sqrt(pr * (1 - pr) / n)
 
 
+@pytest.mark.parametrize("x,rho,mean,var", [
+    # worked by hand: mass 1/2 at 0 and 1/2 at 2 -> mean 1, variance (1 + 1) / 2 = 1
+    ([-1, 0, 1, 2], [0.0, 0.5, 0.0, 0.5], 1.0, 1.0),
+    # 1/4 at 0, 3/4 at 2 -> mean 1.5, variance 0.25 * 1.5^2 + 0.75 * 0.5^2 = 0.75
+    ([-1, 0, 1, 2], [0.0, 0.25, 0.0, 0.75], 1.5, 0.75),
+    # all mass at x = 3: variance 0 although E[X^2] = 9
+    ([1, 2, 3], [0.0, 0.0, 1.0], 3.0, 0.0),
+    # 0.1 at -2, 0.9 at 1 -> mean 0.7, E[X^2] = 0.4 + 0.9 = 1.3, variance 1.3 - 0.49 = 0.81
+    ([-2, -1, 0, 1], [0.1, 0.0, 0.0, 0.9], 0.7, 0.81),
+])
+def test_inventory_moments_off_centre_by_hand(x, rho, mean, var):
+    rho2 = np.array([rho, rho[::-1]])  # two time rows; the second mirrors the masses
+    np.testing.assert_allclose(metrics.inventory_mean(x, rho2)[0], mean, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(metrics.inventory_variance(x, rho2), [var, var], atol=1e-14)
+
+
+def test_derisk_probability_off_centre_by_hand():
+    x = [-2, -1, 0, 1, 2]
+    rho = np.array([[0.1, 0.2, 0.3, 0.15, 0.25]])
+    np.testing.assert_allclose(metrics.derisk_probability(x, rho, 0.5), [0.3])
+    np.testing.assert_allclose(metrics.derisk_probability(x, rho, 1.5), [0.65])  # |x| <= 1
+    np.testing.assert_allclose(metrics.derisk_probability(x, rho, 1.0), [0.3])  # strict <
+
+
 def test_marginal_cost_is_the_central_difference():
     x = np.arange(-3, 4)
     V = -0.5 * x**2 + 0.25 * x

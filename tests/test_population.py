@@ -113,6 +113,24 @@ def test_per_step_simulation_is_close_for_small_steps():
     assert _tv(counts, rho[-1]) <= 3 * _expected_tv_bound(rho[-1], 20000) + 0.01
 
 
+def test_per_step_simulation_one_step_law_at_a_coarse_step():
+    """One step with lambda dt ~ 1: each side fills with probability 1 - exp(-lambda dt)
+    (not lambda dt), independently, so from x = 0 the three outcomes have known laws."""
+    p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.5, x_max=4)
+    sol = solve_hjb(p, 1)
+    i0 = p.x_max
+    la = p.A * np.exp(-p.k * sol.delta_a[0, i0]) * sol.dt  # ask: x -> x - 1
+    lb = p.A * np.exp(-p.k * sol.delta_b[0, i0]) * sol.dt  # bid: x -> x + 1
+    assert 0.7 < la < 1.3 and 0.7 < lb < 1.3
+    pa, pb = 1 - np.exp(-la), 1 - np.exp(-lb)
+    law = {-1: pa * (1 - pb), 0: pa * pb + (1 - pa) * (1 - pb), 1: pb * (1 - pa)}
+    n = 200_000
+    X = simulate_inventory(sol, 0, n, rng=31, method="step")[1]
+    for x, q in law.items():
+        freq = np.mean(X == x)
+        assert abs(freq - q) <= 4 * np.sqrt(q * (1 - q) / n), (x, freq, q)
+
+
 def test_simulation_is_reproducible_and_respects_bounds(small):
     p, sol = small
     a = simulate_inventory(sol, 0, 300, rng=7)
