@@ -4,7 +4,7 @@ The numerical modules (model, hjb, population, mean_field, metrics, ...) never
 import matplotlib; plotting and widgets live in their own modules. Every public
 name is importable from the top level (``from mmlib import ...``), which is how
 the chapters import. Functions that return one quantity per side return a
-:class:`Quotes` ``(bid, ask)``.
+:class:`~mmlib.model.Quotes` ``(bid, ask)``.
 """
 from .hjb import HJBSolution, hamiltonian, min_stable_steps, optimal_quotes, solve_hjb
 from .mean_field import MeanFieldConvergenceWarning, MeanFieldSolution, solve_mean_field

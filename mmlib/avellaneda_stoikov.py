@@ -38,6 +38,8 @@ article's risk-neutral model (:mod:`mmlib.hjb`) with running penalty
 :math:`\eta = \psi\sigma^2/2`, no terminal penalty and intensity scale
 :math:`A' = e\beta`; :func:`solve_glft` therefore reuses its entrywise-accurate
 propagator, which stays exact when :math:`v` spans thousands of e-folds.
+
+Chapter: *Avellaneda--Stoikov* (``book/avellaneda_stoikov.md``).
 """
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ where :math:`S_\mp` pick the neighbours :math:`x\mp1` that exist on the grid
 ch. 10). :math:`M` is Metzler, so its exponential is computed entrywise to high
 relative accuracy (:mod:`mmlib._metzler`), in log space when :math:`w` spans
 more orders of magnitude than floating point holds.
+
+Chapter: *HJB* (``book/hjb.md``); the propagation kernel lives in
+:mod:`mmlib._propagator`.
 """
 from __future__ import annotations
 

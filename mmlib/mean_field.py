@@ -16,8 +16,10 @@ then evolved exactly under the *continuously* updated optimal quotes: the
 optimally controlled chain is the Doob transform of the propagator :math:`P_n`
 of :math:`w`, with transition matrix
 :math:`P_n[x,y]\,w(t_{n+1},y)/w(t_n,x)` over a step. (This differs by
-:math:`O(\Delta t)` from :func:`mmlib.evolve_population`, which holds the quotes
+:math:`O(\Delta t)` from :func:`mmlib.population.evolve_population`, which holds the quotes
 of each grid time over the step.)
+
+Chapter: *Mean field* (``book/mean_field.md``).
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class MeanFieldConvergenceWarning(RuntimeWarning):
 class MeanFieldSolution(HJBSolution):
     r"""Mean-field equilibrium on the time-inventory grid.
 
-    Inherits ``t, x, V, delta_a, delta_b, A_a, A_b`` from :class:`HJBSolution`
+    Inherits ``t, x, V, delta_a, delta_b, A_a, A_b`` from :class:`~mmlib.hjb.HJBSolution`
     (with :math:`A_a = A e^{k\bar\delta^a_t}`), and adds:
 
     Attributes

@@ -13,6 +13,9 @@ side is taken over the makers who quote that side,
 and likewise for the bid. If nobody quotes a side at some time (all the mass
 sits on the boundary), that side's average is the quote of the inventory next
 to the boundary.
+
+Chapters: *Master equation*, *Mean field* and *Dashboard* (``book/master_equation.md``,
+``book/mean_field.md``, ``book/dashboard.md``).
 """
 from __future__ import annotations
 

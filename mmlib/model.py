@@ -7,6 +7,9 @@ inventory :math:`x \to x-1`, a bid fill :math:`x \to x+1`; inventory lives on
 :math:`\{-x_{\max},\dots,x_{\max}\}` and the maker does not quote the side that
 would leave the grid. The objective is the edge earned on fills minus a running
 penalty :math:`\eta x^2` and a terminal penalty :math:`\gamma x^2`.
+
+Chapters: *Pipeline* and *HJB* (``book/pipeline.md``, ``book/hjb.md``);
+:data:`TEACHING_PARAMS` is the market most chapters use.
 """
 from __future__ import annotations
 
@@ -126,7 +129,7 @@ class ModelParams:
         return ModelParams(**fields)
 
 
-#: The book's teaching market: one unit of flow per unit time at zero depth
+#: The book's teaching market, with one unit of flow per unit time at zero depth
 #: (``A = 1``), ``k = 1.5``, a small running penalty ``eta = 0.01``, terminal
 #: penalty ``gamma = 0.1``, horizon ``T = 10`` and inventories ``-20..20``.
 #: Chapters and tests that use "the teaching market" use this constant

@@ -10,6 +10,8 @@ The dashboard (:func:`dashboard_axes`, :func:`draw_dashboard`,
 interactive demo: three surfaces over :math:`(t, x)` and four session metrics.
 Updates change the data of the existing artists, so a slider move never
 re-creates axes.
+
+Chapters: every chapter's figures; the dashboard in *Dashboard* (``book/dashboard.md``).
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ __all__ = [
     "update_derisk",
 ]
 
-#: rc settings of the book's figures: readable on a phone, no chart junk.
+#: The rc settings of the book's figures (readable on a phone, no chart junk).
 BOOK_STYLE = {
     "figure.figsize": (6.4, 3.8),
     "figure.dpi": 110,

@@ -1,4 +1,4 @@
-r"""Market-making policies for the Monte Carlo engine :func:`mmlib.simulate`.
+r"""Market-making policies for the Monte Carlo engine :func:`mmlib.simulation.simulate`.
 
 A policy is a vectorised function ``(t, s, x) -> (bid, ask)`` of the time, the
 mids and the inventories of all paths (the built-in ones return a
@@ -200,7 +200,7 @@ class HJBPolicy(_TablePolicy):
                          solution.delta_a)
 
 
-#: Policies whose depths the engine (:func:`mmlib.simulate`) may ask for block
+#: Policies whose depths the engine (:func:`mmlib.simulation.simulate`) may ask for block
 #: by block through ``_depths`` (exact types: a subclass that overrides
 #: ``__call__`` goes through ``__call__``).
 BUILTIN = (ConstantPolicy, ASInventoryPolicy, ASSymmetricPolicy, GLFTPolicy, HJBPolicy)

@@ -14,6 +14,8 @@ i.e. :math:`\partial_t\rho = \rho\,Q_t` for the row vector :math:`\rho` and the
 tridiagonal generator :math:`Q_t`. Over each step the quotes of the grid time
 :math:`t_n` are held fixed (the same convention in the master equation and in
 the Monte Carlo, so the two describe the same chain).
+
+Chapter: *Master equation* (``book/master_equation.md``).
 """
 from __future__ import annotations
 
@@ -83,8 +85,8 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     Parameters
     ----------
     solution : HJBSolution
-        Quotes and intensities on the grid (from :func:`mmlib.solve_hjb` or
-        :func:`mmlib.solve_mean_field`).
+        Quotes and intensities on the grid (from :func:`mmlib.hjb.solve_hjb` or
+        :func:`mmlib.mean_field.solve_mean_field`).
     rho0 : array_like, shape (2*x_max+1,)
         Initial distribution of inventories: non-negative, summing to 1 (within 1e-9).
     method : {"exact", "euler"}

@@ -28,6 +28,8 @@ into a harmonic oscillator with ground state :math:`f \approx e^{-c x^2/2}`,
 
 the article-model analogue of the asymptotic formula of Guéant, Lehalle and
 Fernandez-Tapia (2013).
+
+Chapter: *Closed-form optimal quotes* (``book/optimal_quotes.md``).
 """
 from __future__ import annotations
 

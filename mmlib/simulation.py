@@ -28,6 +28,9 @@ where :math:`\epsilon=+1` for an ask fill and :math:`-1` for a bid fill, and the
 last sum, the covariation :math:`[X,S]`, collects the mid's instantaneous
 reaction to the maker's own fills. It is exactly zero without toxic flow:
 in the Avellaneda--Stoikov model fills carry no information about the mid.
+
+Chapter: *Avellaneda--Stoikov* (``book/avellaneda_stoikov.md``); the policies
+live in :mod:`mmlib.policies`, the statistics in :func:`mmlib.metrics.mc_stats`.
 """
 from __future__ import annotations
 
@@ -244,7 +247,7 @@ class SimulationResult:
         return self.total_pnl - (self.spread_pnl + self.inventory_pnl + self.adverse_pnl)
 
     def summary(self, ci=0.95):
-        """:class:`MCStats` of the PnL, its components, final inventory and fill count."""
+        """:class:`~mmlib.metrics.MCStats` of the PnL, its components, final inventory and fill count."""
         return {
             "total_pnl": mc_stats(self.total_pnl, ci),
             "spread_pnl": mc_stats(self.spread_pnl, ci),
@@ -425,8 +428,8 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
         ``policy(t, s, x) -> (bid, ask)``: ``t`` a float, ``s`` and ``x``
         arrays of shape ``(n_paths,)`` (``x`` integer-valued floats); returns
         two arrays of that shape. NaN means the side is not quoted. Built-in:
-        :class:`ConstantPolicy`, :class:`ASInventoryPolicy`,
-        :class:`ASSymmetricPolicy`, :class:`GLFTPolicy`, :class:`HJBPolicy`.
+        :class:`~mmlib.policies.ConstantPolicy`, :class:`~mmlib.policies.ASInventoryPolicy`,
+        :class:`~mmlib.policies.ASSymmetricPolicy`, :class:`~mmlib.policies.GLFTPolicy`, :class:`~mmlib.policies.HJBPolicy`.
     market : MarketParams
     n_paths : int
         Number of paths, ``>= 1``.

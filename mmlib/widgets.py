@@ -13,6 +13,10 @@ The crowd starts from the book-wide default
           \qquad \sigma_0 = x_{\max}/4,
 
 normalised to sum to one on :math:`\{-x_{\max},\dots,x_{\max}\}` (``mu0 = 0`` by default).
+
+Chapters: *Dashboard* (``book/dashboard.md``); :func:`slider_panel` serves the
+slider figures of *Intensities*, *HJB*, *Closed-form optimal quotes*, *Master
+equation* and *Mean field*.
 """
 from __future__ import annotations
 
