@@ -429,7 +429,8 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
         arrays of shape ``(n_paths,)`` (``x`` integer-valued floats); returns
         two arrays of that shape. NaN means the side is not quoted. Built-in:
         :class:`~mmlib.policies.ConstantPolicy`, :class:`~mmlib.policies.ASInventoryPolicy`,
-        :class:`~mmlib.policies.ASSymmetricPolicy`, :class:`~mmlib.policies.GLFTPolicy`, :class:`~mmlib.policies.HJBPolicy`.
+        :class:`~mmlib.policies.ASSymmetricPolicy`, :class:`~mmlib.policies.GLFTPolicy`,
+        :class:`~mmlib.policies.HJBPolicy`.
     market : MarketParams
     n_paths : int
         Number of paths, ``>= 1``.
