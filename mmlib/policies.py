@@ -121,13 +121,21 @@ class ASSymmetricPolicy:
 
 
 class _TablePolicy:
-    """Quotes looked up in a (time, inventory) table at the grid time at or before t."""
+    """Quotes of a solution's (time, inventory) table at the grid time at or before t."""
 
-    def __init__(self, t_grid, x_min, delta_b, delta_a):
-        self._t = np.asarray(t_grid, dtype=float)
-        self._x_min = int(x_min)
-        self._db = np.asarray(delta_b, dtype=float)
-        self._da = np.asarray(delta_a, dtype=float)
+    _solution_type: type = object  # the solution class a subclass accepts
+    _article = "a"
+
+    def __init__(self, solution):
+        kind = self._solution_type
+        if not isinstance(solution, kind):
+            raise ValueError(f"solution must be {self._article} {kind.__name__}, "
+                             f"got {type(solution).__name__}")
+        self.solution = solution
+        self._t = np.asarray(solution.t, dtype=float)
+        self._x_min = int(round(solution.x[0]))
+        self._db = np.asarray(solution.delta_b, dtype=float)
+        self._da = np.asarray(solution.delta_a, dtype=float)
         self._n = self._db.shape[1]
         self._eps = 1e-9 * (self._t[-1] - self._t[0]) / max(self._t.size - 1, 1)
 
@@ -171,11 +179,7 @@ class GLFTPolicy(_TablePolicy):
     True
     """
 
-    def __init__(self, solution):
-        if not isinstance(solution, GLFTSolution):
-            raise ValueError(f"solution must be a GLFTSolution, got {type(solution).__name__}")
-        self.solution = solution
-        super().__init__(solution.t, -solution.x_max, solution.delta_b, solution.delta_a)
+    _solution_type = GLFTSolution
 
 
 class HJBPolicy(_TablePolicy):
@@ -192,12 +196,8 @@ class HJBPolicy(_TablePolicy):
     True
     """
 
-    def __init__(self, solution):
-        if not isinstance(solution, HJBSolution):
-            raise ValueError(f"solution must be an HJBSolution, got {type(solution).__name__}")
-        self.solution = solution
-        super().__init__(solution.t, -solution.params.x_max, solution.delta_b,
-                         solution.delta_a)
+    _solution_type = HJBSolution
+    _article = "an"
 
 
 #: Policies whose depths the engine (:func:`mmlib.simulation.simulate`) may ask for block
