@@ -216,3 +216,17 @@ def test_extreme_rates_near_the_close_are_resolved():
     for i in (100, 199, 200):
         counts = np.bincount(X[i] + p.x_max, minlength=p.n_states)
         assert _tv(counts, rho[i]) <= 3.0 * _expected_tv_bound(rho[i], n) + 1e-3
+
+
+def test_default_rho0_is_the_book_gaussian():
+    """sd = x_max / 4 by default, written out: exp(-x^2 / (2 * 2^2)) on -8..8, normalised."""
+    r = default_rho0(8)
+    x = np.arange(-8, 9)
+    ref = np.exp(-0.5 * (x / 2.0) ** 2)
+    np.testing.assert_allclose(r, ref / ref.sum())
+    assert abs(default_rho0(8, mu0=3.0) @ x - 3.0) < 0.05
+    np.testing.assert_allclose(default_rho0(8, sd=1.0), np.exp(-0.5 * x**2) / np.exp(-0.5 * x**2).sum())
+    for kwargs, match in [(dict(x_max=0), "x_max"), (dict(x_max=4, mu0=5.0), "mu0"),
+                          (dict(x_max=4, sd=0.0), "sd")]:
+        with pytest.raises(ValueError, match=match):
+            default_rho0(**kwargs)
