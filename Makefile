@@ -24,18 +24,11 @@ export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# pytest exits 5 when it collects nothing (no tests written yet, no doctests in mmlib yet):
-# report it and go on. Any other non-zero exit fails.
-define pytest_allow_empty
-	$(BIN)/python -m pytest $(1) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; \
-	  echo "note: pytest collected nothing for '$(1)' (exit 5), continuing"; }
-endef
-
-.PHONY: help venv kernel-check book test test-unit test-doctest test-papermill test-nbval lab bench clean distclean
+.PHONY: help venv kernel-check book test test-lint test-unit test-doctest test-papermill test-nbval lab bench clean distclean
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
-	@echo "make test   unit tests, doctests, every chapter via papermill (small sizes) and nbval"
+	@echo "make test   ruff, unit tests, doctests, every chapter via papermill (small sizes) and nbval"
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
 	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
 	@echo "make venv   create/update .venv only"
@@ -65,13 +58,25 @@ book: kernel-check
 	@test -f _build/html/index.html
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: test-unit test-doctest test-papermill test-nbval
+test: test-lint test-unit test-doctest test-papermill test-nbval
 
+# ruff (pinned in requirements.txt, configured in pyproject.toml) over the library, the tests,
+# the tools, the benchmarks and the chapters' code, the chapters converted by jupytext first.
+LINT_DIR := _build/lint
+test-lint: $(STAMP)
+	rm -rf $(LINT_DIR) && mkdir -p $(LINT_DIR)
+	for f in book/*.md; do \
+	  if grep -q 'format_name: myst' "$$f"; then \
+	    $(BIN)/jupytext --quiet --to py:percent -o $(LINT_DIR)/$$(basename "$$f" .md).py "$$f"; fi; \
+	done
+	$(BIN)/ruff check --no-cache mmlib tests tools benchmarks $(LINT_DIR)
+
+# An empty collection (pytest exit 5) fails: tests and doctests exist.
 test-unit: kernel-check
-	$(call pytest_allow_empty,tests)
+	$(BIN)/python -m pytest tests
 
 test-doctest: kernel-check
-	$(call pytest_allow_empty,--doctest-modules mmlib)
+	$(BIN)/python -m pytest --doctest-modules mmlib
 
 # Each chapter with the smaller sizes of book/_ci_parameters.yml injected into its parameters cell.
 test-papermill: kernel-check

@@ -17,18 +17,21 @@ such as :math:`e^{-1000}` that carry the value function at large inventories.
 
 Two flavours are provided:
 
-* :func:`expm_metzler` works in ordinary floating point. Entries that fall
+* ``expm_metzler`` works in ordinary floating point. Entries that fall
   below ``floor`` times their row maximum are set to zero (an absolute error of
   at most ``floor * rowmax``, which also keeps subnormal numbers, and their
   hundredfold slowdown, out of later products); that is harmless as long as
   the vectors it is applied to span far fewer than ``1/floor`` orders of
   magnitude, which the callers check.
-* :func:`log_expm_metzler` works with logarithms throughout and has no such
+* ``log_expm_metzler`` works with logarithms throughout and has no such
   floor: it resolves entries down to ``exp(-1e300)`` if need be.
 
 All functions are batched over leading axes. A tridiagonal matrix is given by
 ``lower`` (``M[i, i-1]``, length ``n-1``), ``diag`` (length ``n``) and
 ``upper`` (``M[i, i+1]``, length ``n-1``).
+
+Chapters: *HJB* (the propagator of :math:`w = e^{kV}`) and *Master equation*
+(the transition matrices of the inventory chain).
 """
 from __future__ import annotations
 
@@ -248,7 +251,7 @@ def expm_two_rate(dvec, a, b, h, log_range, *, log=False):
     The series in ``p + q`` is cut where its tail is below ``2**-58`` times
     ``exp(-log_range)``: entries of the result are accurate relative to
     themselves when they matter for vectors spanning at most ``log_range``
-    e-folds. Returns None (use :func:`expm_metzler`) when a step holds so many
+    e-folds. Returns None (use ``expm_metzler``) when a step holds so many
     fills that the cut would not do: ``alpha * beta > 1/4`` or ``alpha + beta > n``.
     With ``log=True`` it returns the entrywise logarithm instead (``-inf`` outside
     the computed band): each diagonal is summed after scaling its coefficients by

@@ -3,6 +3,8 @@
 Every public function validates at its boundary and raises :class:`ValueError`
 naming the parameter and its allowed range, so that bad input never turns into
 silent garbage further down.
+
+Used by every module; no chapter of its own.
 """
 from __future__ import annotations
 

@@ -38,6 +38,8 @@ article's risk-neutral model (:mod:`mmlib.hjb`) with running penalty
 :math:`\eta = \psi\sigma^2/2`, no terminal penalty and intensity scale
 :math:`A' = e\beta`; :func:`solve_glft` therefore reuses its entrywise-accurate
 propagator, which stays exact when :math:`v` spans thousands of e-folds.
+
+Chapter: *Avellaneda--Stoikov* (``book/avellaneda_stoikov.md``).
 """
 from __future__ import annotations
 
@@ -45,9 +47,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import hjb as _hjb
+from ._propagator import solve_logw
 from ._validation import check_int, check_real
-from .model import ModelParams
+from .hjb import solve_hjb
+from .model import ModelParams, Quotes
 
 __all__ = [
     "ASParams",
@@ -130,7 +133,10 @@ class ASParams:
 
     @property
     def half_spread_const(self) -> float:
-        r"""Constant half-spread :math:`\frac1\psi\ln(1+\psi/k)` (tends to :math:`1/k` as :math:`\psi\to0`)."""
+        r"""Constant half-spread :math:`\frac1\psi\ln(1+\psi/k)`.
+
+        It tends to :math:`1/k` as :math:`\psi\to0`.
+        """
         psi = self.risk_aversion
         return float(np.log1p(psi / self.k) / psi)
 
@@ -254,8 +260,8 @@ def as_depths(x, t, params):
 
     Returns
     -------
-    delta_b, delta_a : ndarray
-        Bid depth :math:`s - p^b` and ask depth :math:`p^a - s`.
+    Quotes
+        ``(bid, ask)``: bid depth :math:`s - p^b` and ask depth :math:`p^a - s`.
 
     Raises
     ------
@@ -278,7 +284,7 @@ def as_depths(x, t, params):
     x = np.asarray(x, dtype=float)
     half = 0.5 * params.risk_aversion * params.sigma**2 * (params.T - t)
     c = params.half_spread_const
-    return (1.0 + 2.0 * x) * half + c, (1.0 - 2.0 * x) * half + c
+    return Quotes(bid=(1.0 + 2.0 * x) * half + c, ask=(1.0 - 2.0 * x) * half + c)
 
 
 def as_quotes(s, x, t, params):
@@ -292,7 +298,8 @@ def as_quotes(s, x, t, params):
 
     Returns
     -------
-    bid, ask : ndarray
+    Quotes
+        ``(bid, ask)`` prices.
 
     Raises
     ------
@@ -312,7 +319,7 @@ def as_quotes(s, x, t, params):
     """
     r = reservation_price(s, x, t, params)
     half = 0.5 * optimal_spread(t, params)
-    return r - half, r + half
+    return Quotes(bid=r - half, ask=r + half)
 
 
 def glft_coefficients(params):
@@ -473,7 +480,7 @@ def solve_glft(params, x_max, n_steps):
     # gamma = 0 is exactly the GLFT system: reuse its exact propagator.
     proxy = ModelParams(A=np.e * beta, k=params.k, eta=alpha / params.k, gamma=0.0,
                         T=params.T, x_max=x_max)
-    log_v, _, _ = _hjb._solve_logw(proxy, n_steps, proxy.A, proxy.A)
+    log_v, _, _ = solve_logw(proxy, n_steps, proxy.A, proxy.A)
     log_v[-1] = 0.0
     c = params.half_spread_const
     n = 2 * x_max + 1
@@ -510,7 +517,8 @@ def glft_asymptotic_depths(x, params):
 
     Returns
     -------
-    delta_b, delta_a : ndarray, shape of ``x``
+    Quotes
+        ``(bid, ask)`` depths, each of the shape of ``x``.
 
     References
     ----------
@@ -529,7 +537,7 @@ def glft_asymptotic_depths(x, params):
     alpha, beta = glft_coefficients(params)
     slope = np.sqrt(alpha / beta) / params.k
     c = params.half_spread_const
-    return c + 0.5 * (2.0 * x + 1.0) * slope, c - 0.5 * (2.0 * x - 1.0) * slope
+    return Quotes(bid=c + 0.5 * (2.0 * x + 1.0) * slope, ask=c - 0.5 * (2.0 * x - 1.0) * slope)
 
 
 def compare_quotes(params, x_max, n_steps, t=0.0):
@@ -555,8 +563,8 @@ def compare_quotes(params, x_max, n_steps, t=0.0):
     -------
     dict
         ``"x"``: the inventory grid; for each of ``"as"``, ``"glft"``,
-        ``"glft_asymptotic"``, ``"article"``: a pair ``(delta_b, delta_a)``
-        of arrays on that grid (NaN where a bounded model does not quote).
+        ``"glft_asymptotic"``, ``"article"``: a :class:`~mmlib.model.Quotes`
+        ``(bid, ask)`` of depth arrays on that grid (NaN where a bounded model does not quote).
 
     References
     ----------
@@ -573,12 +581,12 @@ def compare_quotes(params, x_max, n_steps, t=0.0):
     t = float(_check_time(t, params.T))
     glft = solve_glft(params, x_max, n_steps)
     row = int(np.searchsorted(glft.t, t * (1 + 1e-12) + 1e-300, side="right") - 1)
-    hsol = _hjb.solve_hjb(article_params(params, x_max), n_steps)
+    hsol = solve_hjb(article_params(params, x_max), n_steps)
     x = glft.x
     return {
         "x": x,
         "as": as_depths(x, glft.t[row], params),
-        "glft": (glft.delta_b[row], glft.delta_a[row]),
+        "glft": Quotes(bid=glft.delta_b[row], ask=glft.delta_a[row]),
         "glft_asymptotic": glft_asymptotic_depths(x, params),
-        "article": (hsol.delta_b[row], hsol.delta_a[row]),
+        "article": Quotes(bid=hsol.delta_b[row], ask=hsol.delta_a[row]),
     }

@@ -22,6 +22,9 @@ where :math:`S_\mp` pick the neighbours :math:`x\mp1` that exist on the grid
 ch. 10). :math:`M` is Metzler, so its exponential is computed entrywise to high
 relative accuracy (:mod:`mmlib._metzler`), in log space when :math:`w` spans
 more orders of magnitude than floating point holds.
+
+Chapter: *HJB* (``book/hjb.md``); the propagation kernel lives in
+:mod:`mmlib._propagator`.
 """
 from __future__ import annotations
 
@@ -29,16 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _metzler
+from ._propagator import solve_logw
 from ._validation import check_choice, check_int, check_real
-from .model import ModelParams
+from .model import ModelParams, Quotes
 
-__all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian"]
+__all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian", "min_stable_steps"]
 
-# Linear-space propagation is used while w spans at most this many e-folds
-# (e^200 ~ 1e87, far inside 1 / _metzler.FLOOR, so the flushed entries of the
-# propagators change w by less than 1e-30 relative).
-_LINEAR_LOG_RANGE = 200.0
 _MAX_N_STEPS = 10_000_000
 
 
@@ -94,8 +93,9 @@ class HJBSolution:
 
         Returns
         -------
-        rate_a, rate_b : ndarray, shape (n_steps+1, 2*x_max+1)
-            Ask (down-move) and bid (up-move) intensities; zero where a side
+        Quotes
+            ``(bid, ask)``, each of shape ``(n_steps+1, 2*x_max+1)``: bid
+            (up-move) and ask (down-move) intensities; zero where a side
             does not quote. Entries can be ``inf`` in extreme regimes where the
             optimal quote is so deep inside the mid that the rate overflows.
         """
@@ -103,7 +103,7 @@ class HJBSolution:
         with np.errstate(over="ignore"):
             ra = self.A_a[:, None] * np.exp(-k * np.nan_to_num(self.delta_a, nan=np.inf))
             rb = self.A_b[:, None] * np.exp(-k * np.nan_to_num(self.delta_b, nan=np.inf))
-        return ra, rb
+        return Quotes(bid=rb, ask=ra)
 
 
 def optimal_quotes(V, k, delta_bounds=None):
@@ -125,15 +125,18 @@ def optimal_quotes(V, k, delta_bounds=None):
 
     Returns
     -------
-    delta_a, delta_b : ndarray, shape (..., n)
-        NaN at ``x=-x_max`` (ask) and ``x=+x_max`` (bid), where the side does not quote.
+    Quotes
+        ``(bid, ask)`` depths, each of shape ``(..., n)``; NaN at
+        ``x=+x_max`` (bid) and ``x=-x_max`` (ask), where the side does not quote.
 
     Examples
     --------
     >>> import numpy as np
-    >>> da, db = optimal_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
-    >>> da
+    >>> q = optimal_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
+    >>> q.ask
     array([ nan, 1.5, -0.5])
+    >>> q.bid
+    array([-0.5, 1.5,  nan])
     """
     k = check_real("k", k, lo=0.0, lo_open=True)
     V = np.asarray(V, dtype=float)
@@ -145,7 +148,7 @@ def optimal_quotes(V, k, delta_bounds=None):
         lo, hi = delta_bounds
         da[..., 1:] = np.clip(da[..., 1:], lo, hi)
         db[..., :-1] = np.clip(db[..., :-1], lo, hi)
-    return da, db
+    return Quotes(bid=db, ask=da)
 
 
 def hamiltonian(V, params, delta_bounds=None, A_a=None, A_b=None):
@@ -171,7 +174,7 @@ def hamiltonian(V, params, delta_bounds=None, A_a=None, A_b=None):
     k = params.k
     A_a = params.A if A_a is None else A_a
     A_b = params.A if A_b is None else A_b
-    da, db = optimal_quotes(V, k, delta_bounds)
+    db, da = optimal_quotes(V, k, delta_bounds)
     dva = V[..., :-1] - V[..., 1:]
     dvb = V[..., 1:] - V[..., :-1]
     la = A_a * np.exp(-k * da[..., 1:])
@@ -186,144 +189,13 @@ def hamiltonian(V, params, delta_bounds=None, A_a=None, A_b=None):
 
 
 # ---------------------------------------------------------------------------
-# exact solution through w = exp(kV)
-# ---------------------------------------------------------------------------
-def _w_tridiag(params, a, b):
-    """Tridiagonal parts of M for intensity scales ``a`` (ask) and ``b`` (bid)."""
-    n = params.n_states
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    lower = (a / np.e)[..., None] * np.ones(n - 1)
-    upper = (b / np.e)[..., None] * np.ones(n - 1)
-    diag = np.broadcast_to(-params.k * params.eta * params.x**2, lower.shape[:-1] + (n,))
-    return lower, diag, upper
-
-
-def _propagate_linear(P, lw_T, n_steps, growth):
-    """Backward sweep ``w_n = P_n w_{n+1}`` in floating point with rescaling.
-
-    ``growth`` bounds ``|log max(P w) - log max(w)|`` per step; the vector is
-    rescaled whenever that many steps could have moved it by 40 e-folds.
-    For a constant ``P`` the sweep is blocked: ``P^B`` carries the vector
-    across blocks of ``B`` steps and one matrix product fills in the steps
-    inside all blocks at once (the same non-negative arithmetic, fewer calls).
-    Returns log w of shape (n_steps+1, n), or None when w spans too many
-    orders of magnitude for floating point (the caller then works in log space).
-    """
-    n = lw_T.size
-    c = lw_T.max()
-    w_T = np.exp(lw_T - c)
-    if P.ndim == 2 and n_steps >= 64:
-        W, logscale = _sweep_blocked(P, w_T, n_steps, growth)
-    else:
-        W, logscale = _sweep(P, w_T, n_steps, growth)
-    if W is None or not np.all(np.isfinite(W)):
-        return None
-    rowmax = W.max(axis=1)
-    if np.any(W.min(axis=1) < np.exp(-_LINEAR_LOG_RANGE) * rowmax):
-        return None
-    return np.log(W) + (logscale + c)[:, None]
-
-
-def _sweep(P, w_T, n_steps, growth):
-    const = P.ndim == 2
-    W = np.empty((n_steps + 1, w_T.size))
-    logscale = np.zeros(n_steps + 1)
-    W[n_steps] = w_T
-    acc = 0.0
-    every = max(1, int(min(40.0 / max(growth, 1e-300), n_steps + 1)))
-    for i in range(n_steps - 1, -1, -1):
-        np.dot(P if const else P[i], W[i + 1], out=W[i])
-        if (n_steps - i) % every == 0 or i == 0:
-            s = W[i].max()
-            if not (s > 0 and np.isfinite(s)):
-                return None, None
-            W[i] /= s
-            acc += np.log(s)
-        logscale[i] = acc
-    return W, logscale
-
-
-def _sweep_blocked(P, w_T, n_steps, growth, B=8):
-    n = w_T.size
-    powers = np.empty((B, n, n))  # powers[j] = P^(j+1)
-    powers[0] = P
-    for j in range(1, B):
-        powers[j] = _metzler.flush(powers[j - 1] @ P)
-    if not np.all(np.isfinite(powers)):
-        return None, None
-    n_blocks = n_steps // B
-    # coarse sweep: V[:, m] = w at index n_steps - m*B, each column rescaled to max 1
-    V = np.empty((n, n_blocks + 1))
-    scale = np.zeros(n_blocks + 1)
-    V[:, 0] = w_T
-    for m in range(1, n_blocks + 1):
-        v = powers[B - 1] @ V[:, m - 1]
-        s = v.max()
-        if not (s > 0 and np.isfinite(s)):
-            return None, None
-        V[:, m] = v / s
-        scale[m] = scale[m - 1] + np.log(s)
-    W = np.empty((n_steps + 1, n))
-    logscale = np.empty(n_steps + 1)
-    # fine fill-in: rows n_steps - m*B - j for j = 1..B-1 from column m
-    F = (powers[: B - 1].reshape((B - 1) * n, n) @ V[:, :n_blocks]).reshape(B - 1, n, n_blocks)
-    idx = n_steps - np.arange(n_blocks + 1) * B
-    W[idx] = V.T
-    logscale[idx] = scale
-    for j in range(1, B):
-        W[idx[:-1] - j] = F[j - 1].T
-        logscale[idx[:-1] - j] = scale[:-1]
-    # the remaining steps below the last full block
-    last = idx[-1]
-    if last > 0:
-        rest, rest_scale = _sweep(P, V[:, -1], last, growth)
-        if rest is None:
-            return None, None
-        W[: last + 1] = rest
-        logscale[: last + 1] = rest_scale + scale[-1]
-    return W, logscale
-
-
-def _propagate_log(LP, lw_T, n_steps):
-    """Backward sweep in log space: ``lw_n = log(P_n exp(lw_{n+1}))``."""
-    const = LP.ndim == 2
-    L = np.empty((n_steps + 1, lw_T.size))
-    L[n_steps] = lw_T
-    for i in range(n_steps - 1, -1, -1):
-        L[i] = _metzler.log_matvec(LP if const else LP[i], L[i + 1])
-    return L
-
-
-def _solve_logw(params, n_steps, a, b, force_log=False):
-    """log w on the grid for intensity scales a, b (scalars or per-interval arrays).
-
-    Returns ``(lw, P, LP)``: the log of w, and whichever propagator was used
-    (the other is None). P[n] (or LP[n]) maps t_{n+1} to t_n.
-    """
-    h = params.T / n_steps
-    lw_T = -params.k * params.gamma * params.x**2
-    lower, diag, upper = _w_tridiag(params, a, b)
-    if not force_log and (lw_T.max() - lw_T.min()) <= _LINEAR_LOG_RANGE:
-        P = _metzler.expm_metzler(lower, diag, upper, h)
-        if np.all(np.isfinite(P)):
-            growth = h * (np.max(lower) + np.max(upper) - np.min(diag))
-            with np.errstate(over="ignore", invalid="ignore"):
-                lw = _propagate_linear(P, lw_T, n_steps, growth)
-            if lw is not None:
-                return lw, P, None
-    LP = _metzler.log_expm_metzler(lower, diag, upper, h)
-    return _propagate_log(LP, lw_T, n_steps), None, LP
-
-
-# ---------------------------------------------------------------------------
 # time-stepping schemes on V
 # ---------------------------------------------------------------------------
 def _max_rate_bound(params, n_steps, delta_bounds):
     """A priori bound on the total jump rate out of any state."""
     if delta_bounds is not None:
         return 2.0 * params.A * np.exp(-params.k * delta_bounds[0])
-    lw, _, _ = _solve_logw(params, n_steps, params.A, params.A)
+    lw, _, _ = solve_logw(params, n_steps, params.A, params.A)
     d = np.diff(lw, axis=1)  # lw[x+1] - lw[x]
     with np.errstate(over="ignore"):
         rate = np.zeros_like(lw)
@@ -350,9 +222,88 @@ def _check_stable(params, n_steps, rate, factor, method):
         )
 
 
+_FACTORS = {"explicit": 1.0, "rk4": 1.39}  # stable step = factor / max total fill rate
+
+
+def _meets_bound(params, n_steps, rate, factor):
+    return np.isfinite(rate) and params.T / n_steps <= (factor / rate if rate > 0 else np.inf) * (
+        1 + 1e-12)
+
+
+def min_stable_steps(params, method="explicit", delta_bounds=None):
+    r"""The smallest ``n_steps`` that :func:`solve_hjb` accepts for a time-stepping scheme.
+
+    The explicit scheme is refused when :math:`\Delta t > 1/\bar r_N` and RK4
+    when :math:`\Delta t > 1.39/\bar r_N`, where :math:`\bar r_N` bounds the
+    total optimal fill rate out of any state on the grid of :math:`N` steps
+    (computed from the exact solution there, or :math:`2Ae^{-k\,\mathrm{lo}}`
+    with ``delta_bounds``). As :math:`\bar r_N` grows with :math:`N` (a finer
+    grid resolves the tight quotes near :math:`T`), the answer is the fixed
+    point of :math:`N \mapsto \lceil T\bar r_N/\text{factor}\rceil`,
+    iterated up from :math:`N=1`: the smallest :math:`N` that meets its own bound.
+
+    Parameters
+    ----------
+    params : ModelParams
+    method : {"explicit", "rk4", "exact"}
+        The scheme; ``"exact"`` is stable at every step (returns 1).
+    delta_bounds : (lo, hi) or None
+        As in :func:`solve_hjb`.
+
+    Returns
+    -------
+    int
+        The smallest stable number of steps (at most ``10_000_000``).
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, or rates so large (overflowing, or needing
+        more than ``10_000_000`` steps) that no step count meets the bound.
+
+    References
+    ----------
+    The book's chapter *HJB* (the monotonicity bound).
+
+    Examples
+    --------
+    >>> p = ModelParams(A=5.0, k=1.0, eta=0.1, gamma=0.2, T=5.0, x_max=5)
+    >>> n = min_stable_steps(p)
+    >>> _ = solve_hjb(p, n, method="explicit")       # accepted
+    >>> try:
+    ...     solve_hjb(p, n - 1, method="explicit")
+    ... except ValueError as err:
+    ...     print("refused")
+    refused
+    """
+    if not isinstance(params, ModelParams):
+        raise ValueError(f"params must be a ModelParams, got {type(params).__name__}")
+    check_choice("method", method, {"exact", "explicit", "rk4"})
+    delta_bounds = _check_bounds(delta_bounds)
+    if method == "exact":
+        return 1
+    factor = _FACTORS[method]
+    n = 1
+    for _ in range(200):
+        rate = _max_rate_bound(params, n, delta_bounds)
+        if not np.isfinite(rate):
+            break
+        if _meets_bound(params, n, rate, factor):
+            return n
+        n = max(n + 1, int(np.ceil(params.T * rate / factor)))
+        while not _meets_bound(params, n, rate, factor):  # rounding of the ceiling
+            n += 1
+        if n > _MAX_N_STEPS:
+            break
+    raise ValueError(
+        f"{method} scheme: no n_steps <= {_MAX_N_STEPS} meets the monotonicity bound (the "
+        "optimal fill rates near T are too large); use method='exact'"
+    )
+
+
 def _step_schemes(params, n_steps, method, delta_bounds):
     h = params.T / n_steps
-    factor = 1.0 if method == "explicit" else 1.39
+    factor = _FACTORS[method]
     _check_stable(params, n_steps, _max_rate_bound(params, n_steps, delta_bounds), factor, method)
     V = np.empty((n_steps + 1, params.n_states))
     V[-1] = -params.gamma * params.x**2
@@ -419,7 +370,8 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     ------
     ValueError
         For an invalid argument, an unstable step of a time-stepping scheme
-        (the message gives the smallest stable ``n_steps``), or
+        (the message gives the smallest stable ``n_steps`` for the rates of
+        this grid; :func:`min_stable_steps` gives the one for its own grid), or
         ``delta_bounds`` with ``method="exact"``.
 
     References
@@ -447,12 +399,12 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
                 "delta_bounds needs method='explicit' or 'rk4': with clipped quotes "
                 "the change of variable w = exp(kV) no longer linearises the HJB"
             )
-        lw, _, _ = _solve_logw(params, n_steps, params.A, params.A)
+        lw, _, _ = solve_logw(params, n_steps, params.A, params.A)
         V = lw / params.k
     else:
         V = _step_schemes(params, n_steps, method, delta_bounds)
     V[-1] = -params.gamma * params.x**2
-    da, db = optimal_quotes(V, params.k, delta_bounds)
+    db, da = optimal_quotes(V, params.k, delta_bounds)
     ones = np.full(n_steps + 1, params.A)
     return HJBSolution(
         params=params,

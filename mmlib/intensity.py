@@ -16,6 +16,8 @@ errors from the Fisher information. :func:`k_from_flow_ratio` is the desk rule
 "one tick tighter multiplies flow by r", and :func:`microfoundation` the
 Avellaneda--Stoikov (2008) derivation of :math:`(A, k)` from power-law order
 sizes and logarithmic price impact.
+
+Chapter: *Intensities* (``book/intensities.md``).
 """
 from __future__ import annotations
 

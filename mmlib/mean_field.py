@@ -16,8 +16,10 @@ then evolved exactly under the *continuously* updated optimal quotes: the
 optimally controlled chain is the Doob transform of the propagator :math:`P_n`
 of :math:`w`, with transition matrix
 :math:`P_n[x,y]\,w(t_{n+1},y)/w(t_n,x)` over a step. (This differs by
-:math:`O(\Delta t)` from :func:`mmlib.evolve_population`, which holds the quotes
+:math:`O(\Delta t)` from :func:`mmlib.population.evolve_population`, which holds the quotes
 of each grid time over the step.)
+
+Chapter: *Mean field* (``book/mean_field.md``).
 """
 from __future__ import annotations
 
@@ -28,14 +30,11 @@ import numpy as np
 
 from . import _metzler
 from ._validation import check_distribution, check_int, check_real
-from .hjb import (
-    HJBSolution,
-    _LINEAR_LOG_RANGE,
-    _propagate_linear,
-    _propagate_log,
-    _w_tridiag,
-    optimal_quotes,
-)
+from ._propagator import LINEAR_LOG_RANGE as _LINEAR_LOG_RANGE
+from ._propagator import propagate_linear as _propagate_linear
+from ._propagator import propagate_log as _propagate_log
+from ._propagator import w_tridiag as _w_tridiag
+from .hjb import HJBSolution, optimal_quotes
 from .metrics import average_quotes
 from .model import ModelParams
 
@@ -50,7 +49,7 @@ class MeanFieldConvergenceWarning(RuntimeWarning):
 class MeanFieldSolution(HJBSolution):
     r"""Mean-field equilibrium on the time-inventory grid.
 
-    Inherits ``t, x, V, delta_a, delta_b, A_a, A_b`` from :class:`HJBSolution`
+    Inherits ``t, x, V, delta_a, delta_b, A_a, A_b`` from :class:`~mmlib.hjb.HJBSolution`
     (with :math:`A_a = A e^{k\bar\delta^a_t}`), and adds:
 
     Attributes
@@ -132,7 +131,7 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
         lw = _propagate_log(LP, lw_T, n_steps)
     V = lw / params.k
     V[-1] = -params.gamma * params.x**2
-    da, db = optimal_quotes(V, params.k)
+    db, da = optimal_quotes(V, params.k)
     rho = _population_doob(lw, rho0, P, LP)
     return V, da, db, rho
 
@@ -142,7 +141,7 @@ def _next_iterate(z, f, dz_hist, df_hist, damping):
 
     Anderson (type II): choose :math:`\gamma` minimising
     :math:`\|f - \Delta F\gamma\|_2` over the last differences of residuals, then
-    :math:`z^+ = z + 	heta f - (\Delta Z + 	heta\,\Delta F)\gamma`.
+    :math:`z^+ = z + \theta f - (\Delta Z + \theta\,\Delta F)\gamma`.
     Falls back to the plain damped step if the mixed one is not finite.
     """
     plain = z + damping * f
@@ -234,7 +233,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
-        f = np.concatenate(average_quotes(da, db, rho)) - z
+        f = np.concatenate(average_quotes(db, da, rho)[::-1]) - z  # z stacks (ask, bid)
         res = float(np.abs(f).max())
         if not np.isfinite(res):
             raise ValueError("mean-field iteration produced non-finite crowd averages")

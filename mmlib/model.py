@@ -7,18 +7,43 @@ inventory :math:`x \to x-1`, a bid fill :math:`x \to x+1`; inventory lives on
 :math:`\{-x_{\max},\dots,x_{\max}\}` and the maker does not quote the side that
 would leave the grid. The objective is the edge earned on fills minus a running
 penalty :math:`\eta x^2` and a terminal penalty :math:`\gamma x^2`.
+
+Chapters: *Pipeline* and *HJB* (``book/pipeline.md``, ``book/hjb.md``);
+:data:`TEACHING_PARAMS` is the market most chapters use.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._validation import check_int, check_real
 
-__all__ = ["ModelParams"]
+__all__ = ["ModelParams", "TEACHING_PARAMS", "Quotes"]
 
 _X_MAX_LIMIT = 5000
+
+
+class Quotes(NamedTuple):
+    r"""A bid-side and an ask-side quantity, always in the order ``(bid, ask)``.
+
+    Every mmlib function that returns one quantity per side (depths, prices,
+    fill rates, crowd averages) returns a ``Quotes``: unpack it as
+    ``bid, ask = ...`` or read ``.bid`` and ``.ask``. The bid side fills when
+    the market sells to the maker (inventory :math:`x \to x+1`), the ask side
+    when it buys from the maker (:math:`x \to x-1`).
+
+    Examples
+    --------
+    >>> q = Quotes(bid=0.4, ask=0.6)
+    >>> bid, ask = q
+    >>> q.ask - q.bid == ask - bid
+    True
+    """
+
+    bid: Any  #: the bid-side quantity (depth below the mid, price, rate, ...)
+    ask: Any  #: the ask-side quantity
 
 
 @dataclass(frozen=True)
@@ -102,3 +127,11 @@ class ModelParams:
                       x_max=self.x_max)
         fields.update(changes)
         return ModelParams(**fields)
+
+
+#: The book's teaching market, with one unit of flow per unit time at zero depth
+#: (``A = 1``), ``k = 1.5``, a small running penalty ``eta = 0.01``, terminal
+#: penalty ``gamma = 0.1``, horizon ``T = 10`` and inventories ``-20..20``.
+#: Chapters and tests that use "the teaching market" use this constant
+#: (``TEACHING_PARAMS.replace(...)`` for variations).
+TEACHING_PARAMS = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=10.0, x_max=20)

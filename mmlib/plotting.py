@@ -10,6 +10,8 @@ The dashboard (:func:`dashboard_axes`, :func:`draw_dashboard`,
 interactive demo: three surfaces over :math:`(t, x)` and four session metrics.
 Updates change the data of the existing artists, so a slider move never
 re-creates axes.
+
+Chapters: every chapter's figures; the dashboard in *Dashboard* (``book/dashboard.md``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ __all__ = [
     "plot_ridge",
     "plot_series",
     "plot_loglog",
+    "plot_edge_rate",
+    "plot_fill_fit",
     "DASHBOARD_PANELS",
     "DashboardArtists",
     "dashboard_axes",
@@ -35,7 +39,7 @@ __all__ = [
     "update_derisk",
 ]
 
-#: rc settings of the book's figures: readable on a phone, no chart junk.
+#: The rc settings of the book's figures (readable on a phone, no chart junk).
 BOOK_STYLE = {
     "figure.figsize": (6.4, 3.8),
     "figure.dpi": 110,
@@ -522,3 +526,35 @@ def update_dashboard(artists, solution, rho, eps=0.5):
     _legend_room(artists.axes["spreads"])
     artists.axes["derisk"].set_xlim(t[0], t[-1])
     return artists
+
+
+# ---------------------------------------------------------------------------
+# chapter figures: intensities (edge rate, fitted fill curve)
+# ---------------------------------------------------------------------------
+def plot_edge_rate(ax, A, k, delta):
+    r"""Edge per unit time :math:`A\delta e^{-k\delta}` with its peak at :math:`1/k` marked."""
+    ax.plot(delta, A * delta * np.exp(-k * delta), label=rf"$A={A:g}$, $k={k:g}$")
+    ax.axvline(1.0 / k, ls=":", color="0.4")
+    ax.plot([1.0 / k], [A / (np.e * k)], "o", color="C3", label=r"peak at $\delta=1/k$")
+    ax.set_xlabel(r"depth $\delta$")
+    ax.set_ylabel(r"edge per unit time $\lambda(\delta)\,\delta$")
+    ax.legend()
+    return ax
+
+
+def plot_fill_fit(ax, depths, counts, exposure, A_hat, k_hat, A_true=None, k_true=None):
+    r"""Observed fill rates :math:`y_j/E_j` with Poisson 2-sigma bars and the fitted curve (log scale)."""
+    depths = np.asarray(depths, dtype=float)
+    rate = np.asarray(counts) / exposure
+    err = 2.0 * np.sqrt(np.maximum(np.asarray(counts), 1)) / exposure
+    ax.errorbar(depths, rate, yerr=np.minimum(err, 0.99 * rate), fmt="o", ms=4,
+                label="observed rate $y_j/E_j$")
+    d = np.linspace(depths.min(), depths.max(), 200)
+    ax.plot(d, A_hat * np.exp(-k_hat * d), label=rf"MLE: $\hat A={A_hat:.3g}$, $\hat k={k_hat:.3g}$")
+    if A_true is not None:
+        ax.plot(d, A_true * np.exp(-k_true * d), "--", color="0.4", label="truth")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"depth $\delta$")
+    ax.set_ylabel("fills per unit time")
+    ax.legend()
+    return ax

@@ -14,16 +14,20 @@ i.e. :math:`\partial_t\rho = \rho\,Q_t` for the row vector :math:`\rho` and the
 tridiagonal generator :math:`Q_t`. Over each step the quotes of the grid time
 :math:`t_n` are held fixed (the same convention in the master equation and in
 the Monte Carlo, so the two describe the same chain).
+
+Chapter: *Master equation* (``book/master_equation.md``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _metzler
-from ._validation import as_generator, check_choice, check_distribution, check_int
-from .hjb import HJBSolution
+from ._validation import as_generator, check_choice, check_distribution, check_int, check_real
+from .hjb import HJBSolution, solve_hjb
+from .model import ModelParams, Quotes
 
-__all__ = ["evolve_population", "simulate_inventory", "generator_rates"]
+__all__ = ["evolve_population", "simulate_inventory", "generator_rates", "default_rho0",
+           "min_stable_population_steps"]
 
 _RATE_LIMIT = 1e200
 
@@ -45,9 +49,10 @@ def generator_rates(solution):
 
     Returns
     -------
-    down, up : ndarray, shape (n_steps+1, 2*x_max+1)
-        Ask-fill rate (``x -> x-1``) and bid-fill rate (``x -> x+1``); zero on
-        the side that does not quote.
+    Quotes
+        ``(bid, ask)``, each of shape ``(n_steps+1, 2*x_max+1)``: the bid-fill
+        rate (up-move ``x -> x+1``) and the ask-fill rate (down-move
+        ``x -> x-1``); zero on the side that does not quote.
 
     Raises
     ------
@@ -56,7 +61,7 @@ def generator_rates(solution):
         optimal quote lies hundreds of price units inside the mid).
     """
     _check_solution(solution)
-    down, up = solution.rates()
+    up, down = solution.rates()
     worst = max(float(down.max()), float(up.max()))
     if not worst <= _RATE_LIMIT:
         raise ValueError(
@@ -64,7 +69,7 @@ def generator_rates(solution):
             "quotes cross the mid so deeply that the population dynamics are not "
             "resolvable; lower gamma, k or x_max"
         )
-    return down, up
+    return Quotes(bid=up, ask=down)
 
 
 def _initial(initial, n):
@@ -80,8 +85,8 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     Parameters
     ----------
     solution : HJBSolution
-        Quotes and intensities on the grid (from :func:`mmlib.solve_hjb` or
-        :func:`mmlib.solve_mean_field`).
+        Quotes and intensities on the grid (from :func:`mmlib.hjb.solve_hjb` or
+        :func:`mmlib.mean_field.solve_mean_field`).
     rho0 : array_like, shape (2*x_max+1,)
         Initial distribution of inventories: non-negative, summing to 1 (within 1e-9).
     method : {"exact", "euler"}
@@ -119,7 +124,7 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     check_choice("method", method, {"exact", "euler"})
     n = solution.x.size
     rho0 = _initial(rho0, n)
-    down, up = generator_rates(solution)
+    up, down = generator_rates(solution)
     h = solution.dt
     N = solution.n_steps
     out = down + up
@@ -151,6 +156,71 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
         if not np.all(np.isfinite(rho)):
             raise ValueError("euler step diverged; use method='exact' or more steps")
     return rho
+
+
+def _euler_rate(solution):
+    up, down = generator_rates(solution)
+    return float((up + down)[:-1].max())
+
+
+def min_stable_population_steps(params, method="euler"):
+    r"""The smallest ``n_steps`` whose HJB solution :func:`evolve_population` accepts.
+
+    The Euler step of the master equation keeps probabilities non-negative
+    only when :math:`\Delta t\,\bar r_N \le 1`, with :math:`\bar r_N` the
+    largest total fill rate of ``solve_hjb(params, N)`` before :math:`T`.
+    :math:`\bar r_N` grows with :math:`N` (the grid resolves the tight quotes
+    near :math:`T`), so the answer is the fixed point of
+    :math:`N\mapsto\lceil T\bar r_N\rceil` iterated up from :math:`N = 1`.
+
+    Parameters
+    ----------
+    params : ModelParams
+    method : {"euler", "exact"}
+        The scheme of :func:`evolve_population`; ``"exact"`` accepts every step (returns 1).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, or rates so large that no ``n_steps <= 10_000_000`` works.
+
+    References
+    ----------
+    The book's chapter *Master equation*.
+
+    Examples
+    --------
+    >>> p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=10.0, x_max=20)
+    >>> n = min_stable_population_steps(p)
+    >>> rho0 = default_rho0(p.x_max)
+    >>> _ = evolve_population(solve_hjb(p, n), rho0, method="euler")    # accepted
+    >>> try:
+    ...     evolve_population(solve_hjb(p, n - 1), rho0, method="euler")
+    ... except ValueError:
+    ...     print("refused")
+    refused
+    """
+    if not isinstance(params, ModelParams):
+        raise ValueError(f"params must be a ModelParams, got {type(params).__name__}")
+    check_choice("method", method, {"exact", "euler"})
+    if method == "exact":
+        return 1
+    n = 1
+    for _ in range(200):
+        worst = _euler_rate(solve_hjb(params, n))
+        if params.T / n * worst <= 1.0:
+            return n
+        n = max(n + 1, int(np.ceil(params.T * worst)))
+        while params.T / n * worst > 1.0:  # rounding of the ceiling
+            n += 1
+        if n > 10_000_000:
+            break
+    raise ValueError("euler: no n_steps <= 10_000_000 keeps the master equation's Euler step "
+                     "positive; use method='exact'")
 
 
 def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
@@ -198,7 +268,7 @@ def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
     else:
         p0 = check_distribution("initial", initial, n)
         idx = gen.choice(n, size=n_paths, p=p0).astype(np.int64)
-    down, up = generator_rates(solution)
+    up, down = generator_rates(solution)
     h = solution.dt
     N = solution.n_steps
     X = np.empty((N + 1, n_paths), dtype=np.int32)
@@ -231,3 +301,41 @@ def _ctmc_step(idx, down, up, h, gen):
         left[active] -= tau[jump]
         go_down = gen.random(active.size) * total[s] < down[s]
         idx[active] = s + np.where(go_down, -1, 1)
+
+
+def default_rho0(x_max, mu0=0.0, sd=None):
+    r"""The book's default initial crowd: a discretised Gaussian on ``-x_max..x_max``.
+
+    .. math:: \rho_0(x) = \frac{e^{-(x-\mu_0)^2/(2\sigma_0^2)}}
+                               {\sum_{y=-x_{\max}}^{x_{\max}} e^{-(y-\mu_0)^2/(2\sigma_0^2)}}
+
+    Parameters
+    ----------
+    x_max : int
+        Inventory bound, ``x_max >= 1``.
+    mu0 : float
+        Centre, ``|mu0| <= x_max``.
+    sd : float, optional
+        Standard deviation :math:`\sigma_0 > 0`; default ``x_max / 4``.
+
+    Returns
+    -------
+    ndarray, shape (2*x_max+1,)
+
+    Raises
+    ------
+    ValueError
+        If an argument is outside its range.
+
+    Examples
+    --------
+    >>> r = default_rho0(4)
+    >>> r.shape, round(float(r.sum()), 12), bool(r[4] == r.max())
+    ((9,), 1.0, True)
+    """
+    x_max = check_int("x_max", x_max, lo=1)
+    mu0 = check_real("mu0", mu0, lo=-x_max, hi=x_max)
+    sd = x_max / 4.0 if sd is None else check_real("sd", sd, lo=0.0, lo_open=True)
+    x = np.arange(-x_max, x_max + 1, dtype=float)
+    r = np.exp(-0.5 * ((x - mu0) / sd) ** 2)
+    return r / r.sum()

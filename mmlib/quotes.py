@@ -28,6 +28,8 @@ into a harmonic oscillator with ground state :math:`f \approx e^{-c x^2/2}`,
 
 the article-model analogue of the asymptotic formula of Guéant, Lehalle and
 Fernandez-Tapia (2013).
+
+Chapter: *Closed-form optimal quotes* (``book/optimal_quotes.md``).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
 from ._validation import check_int, check_real
-from .model import ModelParams
+from .model import ModelParams, Quotes
 
 __all__ = [
     "side_objective",
@@ -111,9 +113,9 @@ def brute_force_quotes(V, k, bounds=None, n_grid=201, n_zoom=10):
 
     Returns
     -------
-    delta_a, delta_b : ndarray, shape (..., n)
-        NaN at ``x=-x_max`` (ask) and ``x=+x_max`` (bid), as in
-        :func:`mmlib.hjb.optimal_quotes`.
+    Quotes
+        ``(bid, ask)`` depths, each of shape ``(..., n)``; NaN at ``x=+x_max``
+        (bid) and ``x=-x_max`` (ask), as in :func:`mmlib.hjb.optimal_quotes`.
 
     Raises
     ------
@@ -126,10 +128,10 @@ def brute_force_quotes(V, k, bounds=None, n_grid=201, n_zoom=10):
 
     Examples
     --------
-    >>> da, db = brute_force_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
+    >>> db, da = brute_force_quotes(np.array([-1.0, 0.0, -1.0]), k=2.0)
     >>> np.round(da, 6)                     # closed form: 1/k - [V(x-1) - V(x)]
     array([ nan,  1.5, -0.5])
-    >>> np.round(brute_force_quotes(np.array([-1.0, 0.0, -1.0]), 2.0, bounds=(0, 5))[0], 6)
+    >>> np.round(brute_force_quotes(np.array([-1.0, 0.0, -1.0]), 2.0, bounds=(0, 5)).ask, 6)
     array([nan, 1.5, 0. ])
     """
     k = check_real("k", k, lo=0.0, lo_open=True)
@@ -162,7 +164,7 @@ def brute_force_quotes(V, k, bounds=None, n_grid=201, n_zoom=10):
     db = np.full(V.shape, np.nan)
     da[..., 1:] = argmax(V[..., :-1] - V[..., 1:])
     db[..., :-1] = argmax(V[..., 1:] - V[..., :-1])
-    return da, db
+    return Quotes(bid=db, ask=da)
 
 
 def _perron_log_ratios(params):
@@ -206,8 +208,9 @@ def long_horizon_quotes(params):
 
     Returns
     -------
-    delta_a, delta_b : ndarray, shape (2*x_max+1,)
-        NaN at ``x=-x_max`` (ask) and ``x=+x_max`` (bid).
+    Quotes
+        ``(bid, ask)`` depths, each of shape ``(2*x_max+1,)``; NaN at
+        ``x=+x_max`` (bid) and ``x=-x_max`` (ask).
 
     Raises
     ------
@@ -222,7 +225,7 @@ def long_horizon_quotes(params):
     Examples
     --------
     >>> p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.0, T=1.0, x_max=10)
-    >>> da, db = long_horizon_quotes(p)
+    >>> db, da = long_horizon_quotes(p)
     >>> bool(da[11] < 1 / p.k < db[11])        # long one unit: cheaper ask, deeper bid
     True
     >>> bool(np.allclose(da[1:], db[:-1][::-1]))  # symmetry x -> -x
@@ -235,7 +238,7 @@ def long_horizon_quotes(params):
     db = np.full(params.n_states, np.nan)
     da[1:] = (1.0 + lr) / k
     db[:-1] = (1.0 - lr) / k  # log f(x)/f(x+1) = -log f(x+1)/f(x)
-    return da, db
+    return Quotes(bid=db, ask=da)
 
 
 def long_horizon_approximation(params):
@@ -257,9 +260,9 @@ def long_horizon_approximation(params):
 
     Returns
     -------
-    delta_a, delta_b : ndarray, shape (2*x_max+1,)
-        NaN at ``x=-x_max`` (ask) and ``x=+x_max`` (bid), for comparison with
-        the grid model.
+    Quotes
+        ``(bid, ask)`` depths, each of shape ``(2*x_max+1,)``; NaN at
+        ``x=+x_max`` (bid) and ``x=-x_max`` (ask), for comparison with the grid model.
 
     Raises
     ------
@@ -274,7 +277,7 @@ def long_horizon_approximation(params):
     Examples
     --------
     >>> p = ModelParams(A=np.e, k=1.0, eta=1.0, gamma=0.0, T=1.0, x_max=2)
-    >>> da, db = long_horizon_approximation(p)   # sqrt(eta e / (k A)) = 1
+    >>> db, da = long_horizon_approximation(p)   # sqrt(eta e / (k A)) = 1
     >>> da
     array([ nan,  2.5,  1.5,  0.5, -0.5])
     """
@@ -285,7 +288,7 @@ def long_horizon_approximation(params):
     db = 1.0 / k + (2.0 * x + 1.0) / 2.0 * s
     da[0] = np.nan
     db[-1] = np.nan
-    return da, db
+    return Quotes(bid=db, ask=da)
 
 
 def urgency_threshold(params):
@@ -318,5 +321,5 @@ def urgency_threshold(params):
     True
     """
     _check_params(params)
-    da, _ = long_horizon_quotes(params)
+    da = long_horizon_quotes(params).ask
     return float(1.0 / params.k - da[params.x_max + 1])

@@ -28,30 +28,32 @@ where :math:`\epsilon=+1` for an ask fill and :math:`-1` for a bid fill, and the
 last sum, the covariation :math:`[X,S]`, collects the mid's instantaneous
 reaction to the maker's own fills. It is exactly zero without toxic flow:
 in the Avellaneda--Stoikov model fills carry no information about the mid.
+
+Chapter: *Avellaneda--Stoikov* (``book/avellaneda_stoikov.md``); the policies
+live in :mod:`mmlib.policies`, the statistics in :func:`mmlib.metrics.mc_stats`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
 from ._validation import as_generator, check_choice, check_int, check_real
-from .avellaneda_stoikov import ASParams, GLFTSolution
-from .hjb import HJBSolution
+from .metrics import MCStats, mc_stats  # noqa: F401  (MCStats: re-exported, SimulationResult.summary)
+from .policies import BUILTIN as _BUILTIN
+from .policies import (  # noqa: F401  (re-exported: the engine's built-in policies)
+    ASInventoryPolicy,
+    ASSymmetricPolicy,
+    ConstantPolicy,
+    GLFTPolicy,
+    HJBPolicy,
+)
 
 __all__ = [
     "MarketParams",
     "SimulationResult",
     "SimulationPaths",
-    "MCStats",
     "simulate",
-    "mc_stats",
-    "ConstantPolicy",
-    "ASInventoryPolicy",
-    "ASSymmetricPolicy",
-    "GLFTPolicy",
-    "HJBPolicy",
 ]
 
 _PRICE_MODELS = {"brownian", "binomial", "jump"}
@@ -174,185 +176,6 @@ class MarketParams:
 
 
 # ---------------------------------------------------------------------------
-# policies: vectorised functions (t, s, x) -> (bid, ask); NaN = side not quoted
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConstantPolicy:
-    r"""Quote at fixed depths around the mid: :math:`p^b = s-\delta^b`, :math:`p^a = s+\delta^a`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ConstantPolicy(0.5, 1.0)(0.0, np.array([100.0]), np.array([0.0]))
-    (array([99.5]), array([101.]))
-    """
-
-    delta_b: float  # bid depth below the mid
-    delta_a: float  # ask depth above the mid
-
-    def __post_init__(self):
-        object.__setattr__(self, "delta_b", check_real("delta_b", self.delta_b))
-        object.__setattr__(self, "delta_a", check_real("delta_a", self.delta_a))
-
-    def __call__(self, t, s, x):
-        return s - self.delta_b, s + self.delta_a
-
-    def _depths(self, t, x, out):
-        """Write the depths (s - bid, ask - s) into ``out``; return True if all finite."""
-        out[0].fill(self.delta_b)
-        out[1].fill(self.delta_a)
-        return bool(np.isfinite(self.delta_b) and np.isfinite(self.delta_a))
-
-
-@dataclass(frozen=True)
-class ASInventoryPolicy:
-    r"""Avellaneda--Stoikov's inventory strategy: quotes :math:`r \pm (\delta^a+\delta^b)/2`.
-
-    .. math:: r = s - x\psi\sigma^2(T-t),\qquad
-              \delta^a+\delta^b = \psi\sigma^2(T-t) + \tfrac2\psi\ln(1+\tfrac\psi k)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> p = ASParams(sigma=2.0, A=140.0, k=1.5, risk_aversion=0.1, T=1.0)
-    >>> bid, ask = ASInventoryPolicy(p)(1.0, np.array([100.0]), np.array([2.0]))
-    >>> np.round(ask - bid, 4)
-    array([1.2908])
-    """
-
-    params: ASParams  # the model whose closed form is used
-
-    def __call__(self, t, s, x):
-        p = self.params
-        tau = p.T - t
-        half = 0.5 * p.risk_aversion * p.sigma**2 * tau + p.half_spread_const
-        r = s - (p.risk_aversion * p.sigma**2 * tau) * x
-        return r - half, r + half
-
-    def _depths(self, t, x, out):
-        """Write the depths ``half +- skew x`` into ``out``; return True if all finite."""
-        p = self.params
-        skew = p.risk_aversion * p.sigma**2 * (p.T - t)
-        half = 0.5 * skew + p.half_spread_const
-        np.multiply(x, skew, out=out[0])
-        out[0] += half
-        np.subtract(2.0 * half, out[0], out=out[1])
-        return True
-
-
-@dataclass(frozen=True)
-class ASSymmetricPolicy:
-    r"""The inventory-blind benchmark: the same spread as :class:`ASInventoryPolicy`, centred on the mid.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> p = ASParams(sigma=2.0, A=140.0, k=1.5, risk_aversion=0.1, T=1.0)
-    >>> bid, ask = ASSymmetricPolicy(p)(0.0, np.array([100.0]), np.array([5.0]))
-    >>> float(100.0 - bid[0]) == float(ask[0] - 100.0)
-    True
-    """
-
-    params: ASParams  # the model whose spread is used
-
-    def __call__(self, t, s, x):
-        p = self.params
-        half = 0.5 * p.risk_aversion * p.sigma**2 * (p.T - t) + p.half_spread_const
-        return s - half, s + half
-
-    def _depths(self, t, x, out):
-        """Write the depths ``half`` into ``out``; return True if all finite."""
-        p = self.params
-        out.fill(0.5 * p.risk_aversion * p.sigma**2 * (p.T - t) + p.half_spread_const)
-        return True
-
-
-class _TablePolicy:
-    """Quotes looked up in a (time, inventory) table at the grid time at or before t."""
-
-    def __init__(self, t_grid, x_min, delta_b, delta_a):
-        self._t = np.asarray(t_grid, dtype=float)
-        self._x_min = int(x_min)
-        self._db = np.asarray(delta_b, dtype=float)
-        self._da = np.asarray(delta_a, dtype=float)
-        self._n = self._db.shape[1]
-        self._eps = 1e-9 * (self._t[-1] - self._t[0]) / max(self._t.size - 1, 1)
-
-    def _lookup(self, t, x):
-        row = int(np.searchsorted(self._t, t + self._eps, side="right")) - 1
-        row = min(max(row, 0), self._t.size - 1)
-        idx = x.astype(np.intp) - self._x_min
-        if idx.size and (idx.min() < 0 or idx.max() >= self._n):
-            raise ValueError(
-                f"inventory left the policy's grid [{self._x_min}, {self._x_min + self._n - 1}]; "
-                "start inside it or bound the market with MarketParams(x_max=...)"
-            )
-        return row, idx
-
-    def __call__(self, t, s, x):
-        row, idx = self._lookup(t, x)
-        return s - self._db[row][idx], s + self._da[row][idx]
-
-    def _depths(self, t, x, out):
-        """Write the looked-up depths into ``out`` (NaN: not quoted); return False."""
-        row, idx = self._lookup(t, x)
-        np.take(self._db[row], idx, out=out[0])
-        np.take(self._da[row], idx, out=out[1])
-        return False
-
-
-class GLFTPolicy(_TablePolicy):
-    r"""Quotes of the exact GLFT solution (:func:`mmlib.avellaneda_stoikov.solve_glft`).
-
-    Looks up the quotes at the grid time at or before ``t`` and the current
-    inventory; the side that would leave the bound :math:`Q` is not quoted.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mmlib.avellaneda_stoikov import solve_glft
-    >>> p = ASParams(sigma=2.0, A=140.0, k=1.5, risk_aversion=0.1, T=1.0)
-    >>> pol = GLFTPolicy(solve_glft(p, x_max=3, n_steps=10))
-    >>> bid, ask = pol(0.0, np.array([100.0, 100.0]), np.array([0.0, 3.0]))
-    >>> bool(np.isnan(bid[1]))     # at the upper bound the maker does not bid
-    True
-    """
-
-    def __init__(self, solution):
-        if not isinstance(solution, GLFTSolution):
-            raise ValueError(f"solution must be a GLFTSolution, got {type(solution).__name__}")
-        self.solution = solution
-        super().__init__(solution.t, -solution.x_max, solution.delta_b, solution.delta_a)
-
-
-class HJBPolicy(_TablePolicy):
-    r"""Quotes of the article's HJB solution (:func:`mmlib.hjb.solve_hjb`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mmlib.model import ModelParams
-    >>> from mmlib.hjb import solve_hjb
-    >>> sol = solve_hjb(ModelParams(A=140.0, k=1.5, eta=0.2, gamma=0.0, T=1.0, x_max=3), 10)
-    >>> bid, ask = HJBPolicy(sol)(0.0, np.array([100.0]), np.array([-3.0]))
-    >>> bool(np.isnan(ask[0]))     # at the lower bound the maker does not offer
-    True
-    """
-
-    def __init__(self, solution):
-        if not isinstance(solution, HJBSolution):
-            raise ValueError(f"solution must be an HJBSolution, got {type(solution).__name__}")
-        self.solution = solution
-        super().__init__(solution.t, -solution.params.x_max, solution.delta_b,
-                         solution.delta_a)
-
-
-# policies whose depths the engine may ask for block by block (exact types: a
-# subclass that overrides __call__ goes through __call__)
-_BUILTIN = (ConstantPolicy, ASInventoryPolicy, ASSymmetricPolicy, GLFTPolicy, HJBPolicy)
-
-
-# ---------------------------------------------------------------------------
 # results and statistics
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -374,92 +197,6 @@ class SimulationPaths:
     cash: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
-
-
-@dataclass(frozen=True)
-class MCStats:
-    r"""Monte Carlo summary of one per-path quantity.
-
-    Attributes
-    ----------
-    n : int
-        Number of paths.
-    mean, sem : float
-        Sample mean and its standard error :math:`s/\sqrt n`.
-    std, std_se : float
-        Sample standard deviation and its standard error
-        :math:`\sqrt{(m_4 - s^4)/n}\,/\,(2s)` (delta method, no normality assumed).
-    sharpe : float
-        ``mean / std`` over the whole horizon (not annualised); NaN if ``std == 0``.
-    ci : (float, float)
-        Normal confidence interval for the mean at level ``ci_level``.
-    ci_level : float
-    quantiles : dict
-        Level -> sample quantile.
-    """
-
-    n: int
-    mean: float
-    sem: float
-    std: float
-    std_se: float
-    sharpe: float
-    ci: tuple
-    ci_level: float
-    quantiles: dict
-
-
-def mc_stats(values, ci=0.95, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):
-    r"""Mean with standard error, std with standard error, Sharpe, quantiles and a CI.
-
-    .. math:: \bar y \pm z_{(1+c)/2}\,\frac{s}{\sqrt n}
-
-    Parameters
-    ----------
-    values : array_like, shape (n,)
-        One number per path; ``n >= 2``, finite.
-    ci : float
-        Confidence level in ``(0, 1)``.
-    quantiles : sequence of float
-        Levels in ``[0, 1]``.
-
-    Returns
-    -------
-    MCStats
-
-    Raises
-    ------
-    ValueError
-        If ``values`` has fewer than two entries or non-finite entries, or a level is out of range.
-
-    Examples
-    --------
-    >>> st = mc_stats([1.0, 2.0, 3.0, 4.0])
-    >>> st.mean, round(st.std, 4), round(st.sem, 4)
-    (2.5, 1.291, 0.6455)
-    """
-    y = np.asarray(values, dtype=float).ravel()
-    if y.size < 2:
-        raise ValueError(f"values must hold at least 2 paths, got {y.size}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("values must be finite")
-    ci = check_real("ci", ci, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    levels = [check_real("quantile level", q, lo=0.0, hi=1.0) for q in quantiles]
-    n = y.size
-    mean = float(y.mean())
-    std = float(y.std(ddof=1))
-    sem = std / np.sqrt(n)
-    if std > 0:
-        m4 = float(np.mean((y - mean) ** 4))
-        std_se = float(np.sqrt(max(m4 - std**4, 0.0) / n) / (2.0 * std))
-        sharpe = mean / std
-    else:
-        std_se, sharpe = 0.0, float("nan")
-    z = NormalDist().inv_cdf(0.5 + ci / 2.0)
-    qs = np.quantile(y, levels) if levels else []
-    return MCStats(n=n, mean=mean, sem=float(sem), std=std, std_se=std_se,
-                   sharpe=float(sharpe), ci=(mean - z * sem, mean + z * sem),
-                   ci_level=ci, quantiles={lv: float(v) for lv, v in zip(levels, qs)})
 
 
 @dataclass(frozen=True)
@@ -510,7 +247,7 @@ class SimulationResult:
         return self.total_pnl - (self.spread_pnl + self.inventory_pnl + self.adverse_pnl)
 
     def summary(self, ci=0.95):
-        """:class:`MCStats` of the PnL, its components, final inventory and fill count."""
+        """:class:`~mmlib.metrics.MCStats` of the PnL, its components, final inventory and fill count."""
         return {
             "total_pnl": mc_stats(self.total_pnl, ci),
             "spread_pnl": mc_stats(self.spread_pnl, ci),
@@ -691,8 +428,9 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
         ``policy(t, s, x) -> (bid, ask)``: ``t`` a float, ``s`` and ``x``
         arrays of shape ``(n_paths,)`` (``x`` integer-valued floats); returns
         two arrays of that shape. NaN means the side is not quoted. Built-in:
-        :class:`ConstantPolicy`, :class:`ASInventoryPolicy`,
-        :class:`ASSymmetricPolicy`, :class:`GLFTPolicy`, :class:`HJBPolicy`.
+        :class:`~mmlib.policies.ConstantPolicy`, :class:`~mmlib.policies.ASInventoryPolicy`,
+        :class:`~mmlib.policies.ASSymmetricPolicy`, :class:`~mmlib.policies.GLFTPolicy`,
+        :class:`~mmlib.policies.HJBPolicy`.
     market : MarketParams
     n_paths : int
         Number of paths, ``>= 1``.

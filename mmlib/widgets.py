@@ -6,12 +6,17 @@ re-solves with :func:`mmlib.mean_field.solve_mean_field` only when a model
 parameter changed; a new de-risk threshold :math:`\varepsilon` only redraws
 the de-risk panel. :meth:`Dashboard.widget` wires ipywidgets sliders to it.
 
-The crowd starts from the book-wide default: a Gaussian over the inventory grid,
+The crowd starts from the book-wide default
+(:func:`mmlib.population.default_rho0`): a Gaussian over the inventory grid,
 
 .. math:: \rho_0(x) \propto \exp\!\Big(-\frac{(x-\mu_0)^2}{2\sigma_0^2}\Big),
           \qquad \sigma_0 = x_{\max}/4,
 
 normalised to sum to one on :math:`\{-x_{\max},\dots,x_{\max}\}` (``mu0 = 0`` by default).
+
+Chapters: *Dashboard* (``book/dashboard.md``); :func:`slider_panel` serves the
+slider figures of *Intensities*, *HJB*, *Closed-form optimal quotes*, *Master
+equation* and *Mean field*.
 """
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ import numpy as np
 from ._validation import check_int, check_real
 from .mean_field import solve_mean_field
 from .model import ModelParams
+from .population import default_rho0
 from .plotting import dashboard_axes, draw_dashboard, update_dashboard, update_derisk
 
-__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "default_rho0", "make_sliders"]
+__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "make_sliders", "slider_panel"]
 
 #: Model parameters of the dashboard at start-up (the book's teaching size).
 DASHBOARD_DEFAULTS = {"A": 1.0, "k": 1.5, "eta": 0.01, "gamma": 0.1, "T": 10.0, "x_max": 20,
@@ -43,44 +49,6 @@ SLIDER_RANGES = {
 _MODEL_KEYS = ("A", "k", "eta", "gamma", "T", "x_max")
 _DESCRIPTIONS = {"A": "A", "k": "k", "eta": "η (running)", "gamma": "γ (terminal)",
                  "T": "T", "x_max": "x_max", "eps": "ε (de-risk)", "mu0": "μ₀ (crowd mean)"}
-
-
-def default_rho0(x_max, mu0=0.0, sd=None):
-    r"""The book's default initial crowd: a discretised Gaussian on ``-x_max..x_max``.
-
-    .. math:: \rho_0(x) = \frac{e^{-(x-\mu_0)^2/(2\sigma_0^2)}}
-                               {\sum_{y=-x_{\max}}^{x_{\max}} e^{-(y-\mu_0)^2/(2\sigma_0^2)}}
-
-    Parameters
-    ----------
-    x_max : int
-        Inventory bound, ``x_max >= 1``.
-    mu0 : float
-        Centre, ``|mu0| <= x_max``.
-    sd : float, optional
-        Standard deviation :math:`\sigma_0 > 0`; default ``x_max / 4``.
-
-    Returns
-    -------
-    ndarray, shape (2*x_max+1,)
-
-    Raises
-    ------
-    ValueError
-        If an argument is outside its range.
-
-    Examples
-    --------
-    >>> r = default_rho0(4)
-    >>> r.shape, round(float(r.sum()), 12), bool(r[4] == r.max())
-    ((9,), 1.0, True)
-    """
-    x_max = check_int("x_max", x_max, lo=1)
-    mu0 = check_real("mu0", mu0, lo=-x_max, hi=x_max)
-    sd = x_max / 4.0 if sd is None else check_real("sd", sd, lo=0.0, lo_open=True)
-    x = np.arange(-x_max, x_max + 1, dtype=float)
-    r = np.exp(-0.5 * ((x - mu0) / sd) ** 2)
-    return r / r.sum()
 
 
 def _check_values(values):
@@ -266,3 +234,44 @@ def make_sliders(values=None, continuous_update=False):
                 continuous_update=continuous_update, style={"description_width": "initial"})
         sliders[key] = s
     return sliders
+
+
+def slider_panel(draw, **sliders):
+    """Sliders plus an output area that redraws ``draw(ax, **values)`` on every change.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ax, **values)`` draws on a fresh ``Axes``.
+    **sliders : ipywidgets.ValueWidget
+        One widget per keyword of ``draw``.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Display it in a notebook; it draws once immediately.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    out = widgets.Output()
+    errors = []
+
+    def redraw(change=None):
+        with out:  # an Output area shows an exception instead of raising it ...
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots()
+            try:
+                draw(ax, **{name: w.value for name, w in sliders.items()})
+            except Exception as err:
+                errors.append(err)
+                plt.close(fig)
+                raise
+            plt.show()
+
+    for w in sliders.values():
+        w.observe(redraw, names="value")
+    redraw()
+    if errors:  # ... so re-raise a failing first draw: a broken panel must fail the build
+        raise errors[0]
+    return widgets.VBox([*sliders.values(), out])

@@ -84,8 +84,3 @@ def stiff_reference_V(p, t_eval, delta_bounds=None, rtol=1e-12, atol=1e-12, V_T=
                     t_eval=taus, rtol=rtol, atol=atol)
     assert sol.success, sol.message
     return sol.y.T[::-1]
-
-
-def gaussian_rho0(p, sd):
-    r = np.exp(-0.5 * (p.x / sd) ** 2)
-    return r / r.sum()

@@ -283,9 +283,9 @@ def test_glft_equals_article_with_rescaled_intensity():
 def test_compare_quotes_keys_and_agreement_at_T():
     q = compare_quotes(PAPER, 5, 20, t=1.0)
     c = PAPER.half_spread_const
-    assert_allclose(q["as"][0], c, atol=1e-12)
-    assert_allclose(q["glft"][0][:-1], c, atol=1e-12)
-    assert_allclose(q["article"][0][:-1], 1.0 / PAPER.k, atol=1e-12)
+    assert_allclose(q["as"].bid, c, atol=1e-12)
+    assert_allclose(q["glft"].bid[:-1], c, atol=1e-12)
+    assert_allclose(q["article"].bid[:-1], 1.0 / PAPER.k, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------

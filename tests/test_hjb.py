@@ -1,11 +1,10 @@
 """Tests of the HJB solvers against independent truths."""
 import numpy as np
 import pytest
-import scipy.linalg as sla
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmlib import ModelParams, hamiltonian, optimal_quotes, solve_hjb
+from mmlib import ModelParams, hamiltonian, min_stable_steps, optimal_quotes, solve_hjb
 from conftest import dense_w_generator, expm_reference_V, stiff_reference_V
 
 
@@ -14,6 +13,16 @@ def test_exact_matches_scipy_expm_on_moderate_parameters(moderate):
     sol = solve_hjb(moderate, n_steps=40)
     ref = expm_reference_V(moderate, sol.t)
     np.testing.assert_allclose(sol.V, ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_steps", [37, 64, 100, 203])
+def test_exact_V_against_radau_at_step_counts_off_the_block_size(n_steps):
+    """V itself (not only the quotes, blind to a constant offset per time row) at step
+    counts with rows left over after the blocks of 8 steps of the sweep, and below 64."""
+    p = ModelParams(A=1.5, k=1.2, eta=0.05, gamma=0.3, T=4.0, x_max=8)
+    sol = solve_hjb(p, n_steps)
+    ref = stiff_reference_V(p, sol.t)
+    np.testing.assert_allclose(sol.V, ref, rtol=0, atol=1e-8)
 
 
 def test_exact_matches_stiff_ode_in_extreme_regime():
@@ -66,11 +75,30 @@ def test_explicit_converges_at_first_order(moderate):
 
 def test_explicit_refuses_unstable_step_and_names_a_stable_one():
     p = ModelParams(A=5.0, k=1.0, eta=0.1, gamma=0.2, T=5.0, x_max=5)
-    with pytest.raises(ValueError, match=r"not guaranteed stable.*n_steps >= (\d+)") as info:
+    with pytest.raises(ValueError, match=r"not guaranteed stable.*n_steps >= \d+"):
         solve_hjb(p, n_steps=10, method="explicit")
-    need = int(info.value.args[0].split("n_steps >= ")[1].split()[0])
-    sol = solve_hjb(p, n_steps=need, method="explicit")  # the suggested step works
+    need = min_stable_steps(p, method="explicit")
+    sol = solve_hjb(p, n_steps=need, method="explicit")  # the smallest stable step works
     assert np.all(np.isfinite(sol.V))
+    with pytest.raises(ValueError, match="not guaranteed stable"):  # and it is the smallest
+        solve_hjb(p, n_steps=need - 1, method="explicit")
+
+
+@pytest.mark.parametrize("method,bounds", [("explicit", None), ("rk4", None),
+                                           ("explicit", (0.0, 5.0)), ("rk4", (-0.5, 5.0))])
+def test_min_stable_steps_is_the_smallest_accepted(method, bounds):
+    p = ModelParams(A=2.0, k=1.0, eta=0.05, gamma=0.3, T=3.0, x_max=6)
+    n = min_stable_steps(p, method=method, delta_bounds=bounds)
+    # by hand: the bound is factor / (max total rate); with bounds the rate is 2 A e^{-k lo}
+    if bounds is not None:
+        factor = 1.0 if method == "explicit" else 1.39
+        assert n == int(np.ceil(p.T * 2 * p.A * np.exp(-p.k * bounds[0]) / factor - 1e-9))
+    assert np.all(np.isfinite(solve_hjb(p, n, method=method, delta_bounds=bounds).V))
+    with pytest.raises(ValueError, match="not guaranteed stable"):
+        solve_hjb(p, n - 1, method=method, delta_bounds=bounds)
+    assert min_stable_steps(p, method="exact") == 1
+    with pytest.raises(ValueError, match="method must be one of"):
+        min_stable_steps(p, method="euler")
 
 
 def test_rk4_agrees_with_exact_without_bounds(moderate):
@@ -132,7 +160,7 @@ def test_solution_quotes_maximise_the_hamiltonian_pointwise(moderate):
 
 
 def test_optimal_quotes_nan_markers_and_clipping():
-    da, db = optimal_quotes(np.array([[-4.0, -1.0, 0.0, -1.0, -4.0]]), k=1.0, delta_bounds=(0, 3))
+    db, da = optimal_quotes(np.array([[-4.0, -1.0, 0.0, -1.0, -4.0]]), k=1.0, delta_bounds=(0, 3))
     assert np.isnan(da[0, 0]) and np.isnan(db[0, -1])
     assert np.all(da[0, 1:] >= 0) and np.all(da[0, 1:] <= 3)
     np.testing.assert_allclose(da[0, 2], 1.0 - (-1.0 - 0.0))

@@ -6,15 +6,16 @@ import pytest
 import scipy.linalg as sla
 from scipy.integrate import solve_ivp
 
-from mmlib import MeanFieldConvergenceWarning, ModelParams, solve_mean_field
+from mmlib import (TEACHING_PARAMS, MeanFieldConvergenceWarning, ModelParams, default_rho0,
+                   solve_mean_field)
 from mmlib.metrics import average_quotes
-from conftest import dense_w_generator, gaussian_rho0, stiff_reference_V
+from conftest import dense_w_generator, stiff_reference_V
 
 
 @pytest.fixture(scope="module")
 def mf_case():
     p = ModelParams(A=1.0, k=1.3, eta=0.03, gamma=0.2, T=3.0, x_max=5)
-    rho0 = gaussian_rho0(p, 1.5)
+    rho0 = default_rho0(p.x_max, sd=1.5)
     rho0 = rho0 * (1 + 0.4 * np.tanh(p.x))  # asymmetric: a crowd that is long on average
     rho0 /= rho0.sum()
     return p, rho0, solve_mean_field(p, rho0, 60, tol=1e-11)
@@ -30,10 +31,54 @@ def test_converges_with_residual_below_tol(mf_case):
 def test_returned_averages_are_a_fixed_point(mf_case):
     """Recompute the crowd averages from the returned quotes and population."""
     p, rho0, mf = mf_case
-    a, b = average_quotes(mf.delta_a, mf.delta_b, mf.rho)
+    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)
     np.testing.assert_allclose(a, mf.avg_delta_a, atol=1e-11)
     np.testing.assert_allclose(b, mf.avg_delta_b, atol=1e-11)
     assert np.max(np.abs(mf.avg_delta_a - mf.avg_delta_b)) > 1e-3  # really asymmetric
+
+
+@pytest.fixture(scope="module")
+def long_crowd():
+    """A crowd long by 2.5 units on average: the ask and bid averages differ by ~3."""
+    p = ModelParams(A=1.0, k=1.3, eta=0.03, gamma=0.2, T=3.0, x_max=5)
+    rho0 = default_rho0(p.x_max, mu0=2.5, sd=1.2)
+    return p, rho0, {n: solve_mean_field(p, rho0, n, tol=1e-12) for n in (30, 60)}
+
+
+def _hand_average(delta, rho, quoting):
+    """sum over the makers who quote that side of delta * rho, over their mass (loops)."""
+    out = np.empty(rho.shape[0])
+    for t in range(rho.shape[0]):
+        num = sum(delta[t, i] * rho[t, i] for i in quoting)
+        out[t] = num / sum(rho[t, i] for i in quoting)
+    return out
+
+
+def test_reported_intensity_scales_are_A_exp_k_crowd_average(long_crowd):
+    """A_a = A e^{k mean ask depth}, A_b = A e^{k mean bid depth}, averages done by hand."""
+    p, rho0, sols = long_crowd
+    mf = sols[60]
+    n = p.n_states
+    a = _hand_average(mf.delta_a, mf.rho, range(1, n))  # x = -x_max posts no ask
+    b = _hand_average(mf.delta_b, mf.rho, range(0, n - 1))  # x = +x_max posts no bid
+    assert np.min(a - b) < -1.0  # a long crowd sells cheaply: ask far tighter than bid
+    np.testing.assert_allclose(mf.A_a, p.A * np.exp(p.k * a), rtol=1e-9)
+    np.testing.assert_allclose(mf.A_b, p.A * np.exp(p.k * b), rtol=1e-9)
+    # and the fill rates the solution reports are those scales at its quotes
+    rb, ra = mf.rates()
+    np.testing.assert_allclose(ra[:, 1:], mf.A_a[:, None] * np.exp(-p.k * mf.delta_a[:, 1:]))
+    np.testing.assert_allclose(rb[:, :-1], mf.A_b[:, None] * np.exp(-p.k * mf.delta_b[:, :-1]))
+
+
+def test_evolve_population_on_the_solution_matches_its_rho_to_first_order(long_crowd):
+    """evolve_population holds each grid time's quotes over the step, the solver's rho uses
+    continuously optimal quotes: they differ by O(dt), so the gap halves as dt halves."""
+    from mmlib import evolve_population
+
+    p, rho0, sols = long_crowd
+    gaps = [np.abs(evolve_population(sols[n], rho0) - sols[n].rho).max() for n in (30, 60)]
+    assert gaps[0] < 0.02
+    assert 0.4 < gaps[1] / gaps[0] < 0.6, gaps
 
 
 def test_value_solves_the_hjb_for_the_returned_crowd(mf_case):
@@ -54,7 +99,7 @@ def test_population_is_the_law_under_continuously_optimal_quotes():
     """Integrate the master equation with quotes updated continuously inside each step
     (V(t) from an expm inside the ODE right-hand side) and compare with rho."""
     p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.3, T=1.0, x_max=3)
-    rho0 = gaussian_rho0(p, 1.0)
+    rho0 = default_rho0(p.x_max, sd=1.0)
     mf = solve_mean_field(p, rho0, 10)
     h = p.T / mf.n_steps
     rho = rho0.copy()
@@ -83,7 +128,7 @@ def test_extreme_regime_uses_log_space_and_still_solves_the_hjb():
     """k gamma x_max^2 = 1000: w underflows floating point. Re-solve each step with
     Radau on V itself (no exponentials) for the returned, symmetric, crowd."""
     p = ModelParams(A=1.0, k=1.0, eta=0.1, gamma=10.0, T=0.5, x_max=10)
-    mf = solve_mean_field(p, gaussian_rho0(p, 3.0), 5)
+    mf = solve_mean_field(p, default_rho0(p.x_max, sd=3.0), 5)
     assert mf.converged
     np.testing.assert_allclose(mf.avg_delta_a, mf.avg_delta_b, atol=1e-9)
     np.testing.assert_allclose(mf.rho.sum(axis=1), 1.0, atol=1e-12)
@@ -97,7 +142,7 @@ def test_extreme_regime_uses_log_space_and_still_solves_the_hjb():
 
 def test_symmetric_inputs_give_zero_skew():
     p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=5.0, x_max=8)
-    mf = solve_mean_field(p, gaussian_rho0(p, 2.0), 100)
+    mf = solve_mean_field(p, default_rho0(p.x_max, sd=2.0), 100)
     np.testing.assert_allclose(mf.avg_delta_a - mf.avg_delta_b, 0.0, atol=1e-12)
     np.testing.assert_allclose(mf.rho, mf.rho[:, ::-1], atol=1e-14)
 
@@ -112,20 +157,20 @@ def test_coupling_only_rescales_intensity_uncoupled_limit():
     """With the crowd fixed at avg = 0 the model is the plain HJB: check the
     identity A_eff = A e^{k avg} is what the solution carries."""
     p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=2.0, x_max=4)
-    mf = solve_mean_field(p, gaussian_rho0(p, 1.0), 40)
+    mf = solve_mean_field(p, default_rho0(p.x_max, sd=1.0), 40)
     np.testing.assert_allclose(mf.A_a, p.A * np.exp(p.k * mf.avg_delta_a))
 
 
 def test_non_convergence_is_loud():
     p = ModelParams(A=1.0, k=1.0, eta=0.01, gamma=0.05, T=2.0, x_max=4)
     with pytest.warns(MeanFieldConvergenceWarning, match="not converged"):
-        mf = solve_mean_field(p, gaussian_rho0(p, 1.0), 40, max_iter=1)
+        mf = solve_mean_field(p, default_rho0(p.x_max, sd=1.0), 40, max_iter=1)
     assert not mf.converged
 
 
 def test_damping_changes_the_path_not_the_answer():
     p = ModelParams(A=1.0, k=1.0, eta=0.02, gamma=0.1, T=2.0, x_max=4)
-    rho0 = gaussian_rho0(p, 1.0)
+    rho0 = default_rho0(p.x_max, sd=1.0)
     a = solve_mean_field(p, rho0, 40, damping=1.0)
     b = solve_mean_field(p, rho0, 40, damping=0.5)
     assert len(b.residuals) > len(a.residuals)
@@ -159,7 +204,7 @@ def test_mean_field_raises_valueerror_or_returns_finite(A, k, eta, gamma, T, x_m
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MeanFieldConvergenceWarning)
-            mf = solve_mean_field(p, gaussian_rho0(p, max(1.0, x_max / 3)), n_steps,
+            mf = solve_mean_field(p, default_rho0(p.x_max, sd=max(1.0, x_max / 3)), n_steps,
                                   max_iter=50)
     except ValueError:
         return
@@ -174,8 +219,8 @@ def test_mean_field_raises_valueerror_or_returns_finite(A, k, eta, gamma, T, x_m
 def test_anderson_acceleration_reaches_the_same_equilibrium_faster():
     """A crowd that starts long contracts slowly (factor ~0.9); Anderson mixing must find
     the same fixed point, verified by recomputing the averages from its own output."""
-    p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=4.0, x_max=8)
-    rho0 = gaussian_rho0(p, 2.0) * np.exp(0.8 * p.x)
+    p = TEACHING_PARAMS.replace(T=4.0, x_max=8)
+    rho0 = default_rho0(p.x_max, sd=2.0) * np.exp(0.8 * p.x)
     rho0 /= rho0.sum()
     plain = solve_mean_field(p, rho0, 60, max_iter=2000)
     fast = solve_mean_field(p, rho0, 60, anderson=5)
@@ -183,7 +228,7 @@ def test_anderson_acceleration_reaches_the_same_equilibrium_faster():
     assert len(fast.residuals) < len(plain.residuals) / 3
     np.testing.assert_allclose(fast.avg_delta_a, plain.avg_delta_a, atol=1e-9)
     np.testing.assert_allclose(fast.V, plain.V, atol=1e-9)
-    a, b = average_quotes(fast.delta_a, fast.delta_b, fast.rho)
+    b, a = average_quotes(fast.delta_b, fast.delta_a, fast.rho)
     np.testing.assert_allclose(a, fast.avg_delta_a, atol=1e-10)
     with pytest.raises(ValueError, match="anderson"):
         solve_mean_field(p, rho0, 10, anderson=-1)

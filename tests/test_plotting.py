@@ -6,9 +6,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mmlib import ModelParams, metrics, solve_mean_field  # noqa: E402
+from mmlib import TEACHING_PARAMS, default_rho0, metrics, solve_mean_field  # noqa: E402
 from mmlib import plotting  # noqa: E402
-from mmlib.widgets import default_rho0  # noqa: E402
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def ax():
 
 @pytest.fixture(scope="module")
 def mf():
-    p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=2.0, x_max=5)
+    p = TEACHING_PARAMS.replace(T=2.0, x_max=5)
     return solve_mean_field(p, default_rho0(p.x_max, 1.0), 40)
 
 
@@ -111,17 +110,3 @@ def test_update_rescales_axes_to_the_new_data(mf):
         y = art.lines[key].get_ydata()
         assert lo <= y.min() and y.max() <= hi, panel
     plt.close(fig)
-
-
-def test_slider_panel_raises_when_its_first_draw_fails():
-    widgets = pytest.importorskip("ipywidgets")
-    from mmlib.plotting_derivation import slider_panel
-
-    def broken(ax, a):
-        raise ValueError("a must be > 0")
-
-    with pytest.raises(ValueError, match="a must be"):
-        slider_panel(broken, a=widgets.FloatSlider(value=1.0))
-    box = slider_panel(lambda ax, a: ax.plot([0, a]), a=widgets.FloatSlider(value=1.0))
-    assert len(box.children) == 2
-    plt.close("all")

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from mmlib import ModelParams, evolve_population, simulate_inventory, solve_hjb
-from conftest import gaussian_rho0
+from mmlib import (ModelParams, default_rho0, evolve_population, min_stable_population_steps,
+                   simulate_inventory, solve_hjb)
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def dense_generator(sol, n):
 
 def test_exact_step_matches_scipy_expm_and_conserves_mass(small):
     p, sol = small
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     rho = evolve_population(sol, rho0)
     ref = [rho0]
     for n in range(sol.n_steps):
@@ -40,7 +40,7 @@ def test_exact_step_matches_scipy_expm_and_conserves_mass(small):
 
 def test_euler_converges_at_first_order_to_exact():
     p = ModelParams(A=1.5, k=1.0, eta=0.05, gamma=0.2, T=3.0, x_max=5)
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     errs = []
     for n in (100, 200, 400, 800):
         sol = solve_hjb(p, n)
@@ -62,6 +62,21 @@ def test_euler_refuses_steps_that_lose_positivity_and_shows_it_when_forced():
     np.testing.assert_allclose(forced.sum(axis=1), 1.0, atol=1e-12)  # mass still sums to 1
 
 
+def test_min_stable_population_steps_is_the_smallest_accepted():
+    p = ModelParams(A=3.0, k=1.0, eta=0.05, gamma=0.5, T=4.0, x_max=6)
+    rho0 = default_rho0(p.x_max)
+    n = min_stable_population_steps(p)
+    sol = solve_hjb(p, n)
+    # by hand: the largest total rate before T times dt is at most 1
+    ra = p.A * np.exp(-p.k * np.nan_to_num(sol.delta_a[:-1], nan=np.inf))
+    rb = p.A * np.exp(-p.k * np.nan_to_num(sol.delta_b[:-1], nan=np.inf))
+    assert (ra + rb).max() * p.T / n <= 1.0
+    assert evolve_population(sol, rho0, "euler").min() >= 0.0
+    with pytest.raises(ValueError, match="loses positivity"):
+        evolve_population(solve_hjb(p, n - 1), rho0, "euler")
+    assert min_stable_population_steps(p, method="exact") == 1
+
+
 def _tv(counts, p):
     return 0.5 * np.abs(counts / counts.sum() - p).sum()
 
@@ -73,7 +88,7 @@ def _expected_tv_bound(p, n):
 
 def test_monte_carlo_matches_master_equation_within_statistical_bound(small):
     p, sol = small
-    rho0 = gaussian_rho0(p, 2.0)
+    rho0 = default_rho0(p.x_max, sd=2.0)
     rho = evolve_population(sol, rho0)
     tvs, ns = [], [500, 2000, 8000, 32000]
     for j, n in enumerate(ns):
@@ -92,10 +107,28 @@ def test_monte_carlo_matches_master_equation_within_statistical_bound(small):
 def test_per_step_simulation_is_close_for_small_steps():
     p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.0, x_max=4)
     sol = solve_hjb(p, 400)
-    rho = evolve_population(sol, gaussian_rho0(p, 1.5))
-    X = simulate_inventory(sol, gaussian_rho0(p, 1.5), 20000, rng=5, method="step")
+    rho = evolve_population(sol, default_rho0(p.x_max, sd=1.5))
+    X = simulate_inventory(sol, default_rho0(p.x_max, sd=1.5), 20000, rng=5, method="step")
     counts = np.bincount(X[-1] + p.x_max, minlength=p.n_states)
     assert _tv(counts, rho[-1]) <= 3 * _expected_tv_bound(rho[-1], 20000) + 0.01
+
+
+def test_per_step_simulation_one_step_law_at_a_coarse_step():
+    """One step with lambda dt ~ 1: each side fills with probability 1 - exp(-lambda dt)
+    (not lambda dt), independently, so from x = 0 the three outcomes have known laws."""
+    p = ModelParams(A=1.0, k=1.0, eta=0.05, gamma=0.2, T=2.5, x_max=4)
+    sol = solve_hjb(p, 1)
+    i0 = p.x_max
+    la = p.A * np.exp(-p.k * sol.delta_a[0, i0]) * sol.dt  # ask: x -> x - 1
+    lb = p.A * np.exp(-p.k * sol.delta_b[0, i0]) * sol.dt  # bid: x -> x + 1
+    assert 0.7 < la < 1.3 and 0.7 < lb < 1.3
+    pa, pb = 1 - np.exp(-la), 1 - np.exp(-lb)
+    law = {-1: pa * (1 - pb), 0: pa * pb + (1 - pa) * (1 - pb), 1: pb * (1 - pa)}
+    n = 200_000
+    X = simulate_inventory(sol, 0, n, rng=31, method="step")[1]
+    for x, q in law.items():
+        freq = np.mean(X == x)
+        assert abs(freq - q) <= 4 * np.sqrt(q * (1 - q) / n), (x, freq, q)
 
 
 def test_simulation_is_reproducible_and_respects_bounds(small):
@@ -109,8 +142,8 @@ def test_simulation_is_reproducible_and_respects_bounds(small):
 
 def test_mean_inventory_of_simulation_matches_master_equation(small):
     p, sol = small
-    rho = evolve_population(sol, gaussian_rho0(p, 2.0))
-    X = simulate_inventory(sol, gaussian_rho0(p, 2.0), 40000, rng=11)
+    rho = evolve_population(sol, default_rho0(p.x_max, sd=2.0))
+    X = simulate_inventory(sol, default_rho0(p.x_max, sd=2.0), 40000, rng=11)
     mean_ref = rho[-1] @ p.x
     se = X[-1].std() / np.sqrt(X.shape[1])
     assert abs(X[-1].mean() - mean_ref) < 4 * se
@@ -161,7 +194,7 @@ def test_population_raises_valueerror_or_is_a_distribution(A, k, eta, gamma, T, 
     p = ModelParams(A=A, k=k, eta=eta, gamma=gamma, T=T, x_max=x_max)
     sol = solve_hjb(p, n_steps)
     try:
-        rho = evolve_population(sol, gaussian_rho0(p, max(1.0, x_max / 3)), method)
+        rho = evolve_population(sol, default_rho0(p.x_max, sd=max(1.0, x_max / 3)), method)
     except ValueError:
         return
     assert np.all(np.isfinite(rho)) and rho.min() >= -1e-15
@@ -174,7 +207,7 @@ def test_extreme_rates_near_the_close_are_resolved():
     p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=1.0, T=10.0, x_max=20)
     sol = solve_hjb(p, 200)
     assert max(r.max() for r in sol.rates()) > 1e20
-    rho0 = gaussian_rho0(p, 5.0)
+    rho0 = default_rho0(p.x_max, sd=5.0)
     rho = evolve_population(sol, rho0)
     np.testing.assert_allclose(rho.sum(axis=1), 1.0, atol=1e-12)
     assert rho.min() >= 0
@@ -183,3 +216,17 @@ def test_extreme_rates_near_the_close_are_resolved():
     for i in (100, 199, 200):
         counts = np.bincount(X[i] + p.x_max, minlength=p.n_states)
         assert _tv(counts, rho[i]) <= 3.0 * _expected_tv_bound(rho[i], n) + 1e-3
+
+
+def test_default_rho0_is_the_book_gaussian():
+    """sd = x_max / 4 by default, written out: exp(-x^2 / (2 * 2^2)) on -8..8, normalised."""
+    r = default_rho0(8)
+    x = np.arange(-8, 9)
+    ref = np.exp(-0.5 * (x / 2.0) ** 2)
+    np.testing.assert_allclose(r, ref / ref.sum())
+    assert abs(default_rho0(8, mu0=3.0) @ x - 3.0) < 0.05
+    np.testing.assert_allclose(default_rho0(8, sd=1.0), np.exp(-0.5 * x**2) / np.exp(-0.5 * x**2).sum())
+    for kwargs, match in [(dict(x_max=0), "x_max"), (dict(x_max=4, mu0=5.0), "mu0"),
+                          (dict(x_max=4, sd=0.0), "sd")]:
+        with pytest.raises(ValueError, match=match):
+            default_rho0(**kwargs)

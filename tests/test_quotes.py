@@ -27,7 +27,7 @@ def spectral_gap(p):
 # --- the first-order condition -----------------------------------------------------
 def test_brute_force_matches_closed_form_on_a_solved_value_function(moderate):
     sol = solve_hjb(moderate, n_steps=50)
-    da, db = brute_force_quotes(sol.V, moderate.k)
+    db, da = brute_force_quotes(sol.V, moderate.k)
     np.testing.assert_allclose(da, sol.delta_a, atol=1e-6)
     np.testing.assert_allclose(db, sol.delta_b, atol=1e-6)
 
@@ -37,7 +37,7 @@ def test_brute_force_matches_scipy_scalar_optimiser():
     dV = rng.normal(0.0, 1.0, 8)
     k = 1.7
     V = np.concatenate([[0.0], -np.cumsum(dV)])  # V(x-1) - V(x) = dV
-    da, _ = brute_force_quotes(V, k)
+    da = brute_force_quotes(V, k).ask
     for i, dv in enumerate(dV):
         res = optimize.minimize_scalar(lambda d: -side_objective(d, dv, 1.0, k),
                                        bounds=(-10 / k, 10 / k), method="bounded",
@@ -51,8 +51,8 @@ def test_brute_force_matches_scipy_scalar_optimiser():
 def test_clipped_maximiser_is_the_clipped_closed_form(dV, k, hi):
     """The objective is unimodal, so the maximiser over [0, hi] is clip(1/k - dV)."""
     V = np.concatenate([[0.0], -np.cumsum(dV)])
-    da, db = brute_force_quotes(V, k, bounds=(0.0, hi))
-    ca, cb = optimal_quotes(V, k, delta_bounds=(0.0, hi))
+    db, da = brute_force_quotes(V, k, bounds=(0.0, hi))
+    cb, ca = optimal_quotes(V, k, delta_bounds=(0.0, hi))
     np.testing.assert_allclose(da, ca, atol=1e-6 * max(1.0, hi))
     np.testing.assert_allclose(db, cb, atol=1e-6 * max(1.0, hi))
 
@@ -75,7 +75,7 @@ def test_long_horizon_quotes_match_dense_perron_vector():
     p = ModelParams(A=1.3, k=1.1, eta=0.03, gamma=0.0, T=1.0, x_max=12)
     lam, Q = np.linalg.eigh(dense_w_generator(p))
     f = np.abs(Q[:, -1])
-    da, db = long_horizon_quotes(p)
+    db, da = long_horizon_quotes(p)
     np.testing.assert_allclose(da[1:], (1 + np.log(f[1:] / f[:-1])) / p.k, atol=1e-10)
     np.testing.assert_allclose(db[:-1], (1 + np.log(f[:-1] / f[1:])) / p.k, atol=1e-10)
 
@@ -83,7 +83,7 @@ def test_long_horizon_quotes_match_dense_perron_vector():
 def test_long_horizon_quotes_on_a_wide_grid_do_not_underflow():
     # f spans e^{-c x_max^2/2} ~ e^{-800}: a dense eigenvector would underflow
     p = ModelParams(A=1.0, k=1.5, eta=0.05, gamma=0.0, T=1.0, x_max=60)
-    da, db = long_horizon_quotes(p)
+    db, da = long_horizon_quotes(p)
     assert np.all(np.isfinite(da[1:])) and np.all(np.isfinite(db[:-1]))
     assert np.all(np.diff(da[1:]) < 0) and np.all(np.diff(db[:-1]) > 0)
 
@@ -95,7 +95,7 @@ def test_exact_quotes_at_large_T_are_the_long_horizon_quotes(A, k, eta):
     p = ModelParams(A=A, k=k, eta=eta, gamma=0.2, T=1.0, x_max=15)
     p = p.replace(T=40.0 / spectral_gap(p))
     sol = solve_hjb(p, n_steps=20)
-    da, db = long_horizon_quotes(p)
+    db, da = long_horizon_quotes(p)
     np.testing.assert_allclose(sol.delta_a[0], da, atol=1e-9)
     np.testing.assert_allclose(sol.delta_b[0], db, atol=1e-9)
 
@@ -126,7 +126,7 @@ def test_long_horizon_approximation_against_exact_quotes_at_large_T(A, k, eta):
     p = p0.replace(x_max=int(max(20, 3 / c, 8 / np.sqrt(c))))
     p = p.replace(T=40.0 / spectral_gap(p))
     sol = solve_hjb(p, n_steps=10)
-    aa, ab = long_horizon_approximation(p)
+    ab, aa = long_horizon_approximation(p)
     c, tol_a, tol_b = approximation_tolerance(p)
     inside = np.abs(p.x) <= 2 / c  # the bulk, where the skew is at most ~2/k
     ea = np.abs(sol.delta_a[0] - aa)[inside][1:]
@@ -140,8 +140,8 @@ def test_approximation_error_near_zero_is_second_order_in_c():
     errs = []
     for eta in (0.04, 0.01, 0.0025):
         p = ModelParams(A=1.0, k=1.0, eta=eta, gamma=0.0, T=1.0, x_max=200)
-        da, _ = long_horizon_quotes(p)
-        aa, _ = long_horizon_approximation(p)
+        da = long_horizon_quotes(p).ask
+        aa = long_horizon_approximation(p).ask
         errs.append(abs(da[201] - aa[201]))
     ratios = np.array(errs[:-1]) / np.array(errs[1:])
     assert np.all((ratios > 3.3) & (ratios < 4.7))
@@ -152,11 +152,11 @@ def test_approximation_error_near_zero_is_second_order_in_c():
 @settings(max_examples=40, deadline=None)
 def test_long_horizon_quotes_symmetric_and_monotone(x_max, A, k, eta):
     p = ModelParams(A=A, k=k, eta=eta, gamma=0.0, T=1.0, x_max=x_max)
-    da, db = long_horizon_quotes(p)
+    db, da = long_horizon_quotes(p)
     np.testing.assert_allclose(da[1:], db[:-1][::-1], rtol=1e-9, atol=1e-12)  # x -> -x
     assert np.all(np.diff(da[1:]) < 0)  # longer: cheaper ask
     assert np.all(np.isfinite(da[1:])) and np.all(np.isfinite(db[:-1]))
-    aa, ab = long_horizon_approximation(p)
+    ab, aa = long_horizon_approximation(p)
     np.testing.assert_allclose(aa[1:], ab[:-1][::-1])
 
 

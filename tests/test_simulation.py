@@ -163,6 +163,68 @@ def test_policy_leaving_its_grid_raises():
         simulate(pol, MARKET, 10, x0=3, rng=0)
 
 
+def _builtin_policies():
+    Q = 4
+    return {
+        "constant": ConstantPolicy(0.3, 0.9),
+        "as_inventory": ASInventoryPolicy(PAPER),
+        "as_symmetric": ASSymmetricPolicy(PAPER),
+        "glft": GLFTPolicy(solve_glft(PAPER, Q, 40)),
+        "hjb": HJBPolicy(solve_hjb(article_params(PAPER, Q), 40)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_builtin_policies()))
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_engine_posts_policy_quotes_at_t_n_and_state_before_the_step(name, wrapped):
+    """The recorded quotes of step n are policy(t_n, S_n, X_n): the fast path of a built-in
+    policy (its _depths) and the same policy wrapped as a plain callable both obey it."""
+    pol = _builtin_policies()[name]
+    run = (lambda t, s, x: pol(t, s, x)) if wrapped else pol
+    m = MARKET.replace(x_max=4, dt=0.01)
+    res = simulate(run, m, 300, x0=2, rng=17, record=True)
+    P = res.paths
+    assert P.x.min() < 2 < P.x.max()  # the inventory moves, so the test sees x
+    for n in range(m.n_steps):
+        bid, ask = pol(n * m.dt, P.s[n], P.x[n])
+        assert_allclose(P.bid[n], bid, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"step {n}")
+        assert_allclose(P.ask[n], ask, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"step {n}")
+
+
+def test_as_inventory_policy_skews_against_inventory():
+    """r = s - x psi sigma^2 (T - t), written out here: a long maker quotes lower on both sides."""
+    p = PAPER
+    t, s, x = 0.25, np.array([100.0, 100.0, 100.0]), np.array([-3.0, 0.0, 3.0])
+    bid, ask = ASInventoryPolicy(p)(t, s, x)
+    tau = p.T - t
+    r = s - x * p.risk_aversion * p.sigma**2 * tau
+    half = 0.5 * (p.risk_aversion * p.sigma**2 * tau + 2 / p.risk_aversion
+                  * math.log(1 + p.risk_aversion / p.k))
+    assert_allclose(bid, r - half, rtol=0, atol=1e-12)
+    assert_allclose(ask, r + half, rtol=0, atol=1e-12)
+    assert ask[2] < ask[1] < ask[0] and bid[2] < bid[1] < bid[0]
+    # and the engine's fast path pulls the inventory back: from x0 = 6 the mean ends near 0
+    res = simulate(ASInventoryPolicy(p), MARKET, 4000, x0=6, rng=3)
+    sym = simulate(ASSymmetricPolicy(p), MARKET, 4000, x0=6, rng=3)
+    assert abs(res.x.mean()) < 1.0 and abs(sym.x.mean() - 6.0) < 0.5
+    assert np.abs(res.x).mean() < np.abs(sym.x).mean()
+
+
+@pytest.mark.parametrize("fill_model", ["exponential", "linear"])
+@pytest.mark.parametrize("lam_dt", [0.9, 2.0])
+def test_one_step_fill_law_at_a_coarse_step(fill_model, lam_dt):
+    """One step with lambda dt ~ 1, where 1 - exp(-lambda dt) and min(lambda dt, 1) differ."""
+    m = MarketParams(s0=100.0, sigma=0.0, A=1.0, k=1.0, T=1.0, dt=1.0, fill_model=fill_model)
+    d = -math.log(lam_dt)  # A e^{-k d} dt = lam_dt
+    res = simulate(ConstantPolicy(d, d), m, 100_000, rng=23)
+    p = -math.expm1(-lam_dt) if fill_model == "exponential" else min(lam_dt, 1.0)
+    for fills in (res.n_bid, res.n_ask):
+        if p == 1.0:
+            assert np.all(fills == 1)
+        else:
+            within(mc_stats(fills), p)
+
+
 # ---------------------------------------------------------------------------
 # statistics
 # ---------------------------------------------------------------------------

@@ -6,16 +6,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mmlib import ModelParams, solve_mean_field  # noqa: E402
-from mmlib.widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, Dashboard, default_rho0, make_sliders  # noqa: E402
-
-
-def test_default_rho0_is_the_book_gaussian():
-    r = default_rho0(8)
-    x = np.arange(-8, 9)
-    ref = np.exp(-0.5 * (x / 2.0) ** 2)
-    np.testing.assert_allclose(r, ref / ref.sum())
-    assert abs(default_rho0(8, mu0=3.0) @ x - 3.0) < 0.05
+from mmlib import ModelParams, default_rho0, solve_mean_field  # noqa: E402
+from mmlib.widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, Dashboard, make_sliders  # noqa: E402
 
 
 @pytest.fixture
@@ -68,3 +60,17 @@ def test_sliders_cover_every_control_within_range():
     assert set(s) == set(SLIDER_RANGES)
     for key, (lo, hi, _) in SLIDER_RANGES.items():
         assert s[key].min == lo and s[key].max == hi and s[key].value == DASHBOARD_DEFAULTS[key]
+
+
+def test_slider_panel_raises_when_its_first_draw_fails():
+    widgets = pytest.importorskip("ipywidgets")
+    from mmlib import slider_panel
+
+    def broken(ax, a):
+        raise ValueError("a must be > 0")
+
+    with pytest.raises(ValueError, match="a must be"):
+        slider_panel(broken, a=widgets.FloatSlider(value=1.0))
+    box = slider_panel(lambda ax, a: ax.plot([0, a]), a=widgets.FloatSlider(value=1.0))
+    assert len(box.children) == 2
+    plt.close("all")
