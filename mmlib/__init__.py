@@ -52,6 +52,13 @@ from .quotes import (
     side_objective,
     urgency_threshold,
 )
+from .competition import (
+    CompetitionPaths,
+    CompetitionResult,
+    FiniteCrowdResult,
+    simulate_competition,
+    simulate_finite_crowd,
+)
 from . import metrics
 
 __version__ = "0.1.0"
@@ -106,5 +113,10 @@ __all__ = [
     "SimulationResult",
     "mc_stats",
     "simulate",
+    "CompetitionPaths",
+    "CompetitionResult",
+    "FiniteCrowdResult",
+    "simulate_competition",
+    "simulate_finite_crowd",
     "__version__",
 ]
