@@ -190,37 +190,66 @@ def _maker_quotes(i, policy, t, s, x, n_paths):
     return bid, ask
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 @numba.njit(cache=True)
-def _before(a, b, p, key, since, u, mode):
-    """Whether maker ``a`` is ahead of maker ``b`` in the queue of path ``p``."""
-    if key[a, p] != key[b, p]:
-        return key[a, p] < key[b, p]
+def _splitmix(state):
+    """One step of SplitMix64 (Steele, Lea and Flood 2014): (new state, 64 random bits)."""
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return state, z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, inline="always")
+def _before(a, b, key, since, tie, mode):
+    """Whether maker ``a`` is ahead of maker ``b`` in the queue (one path's arrays)."""
+    if key[a] != key[b]:
+        return key[a] < key[b]
     if mode == 2:  # pro rata: the order inside a level does not matter
         return a < b
-    if mode == 1 and since[a, p] != since[b, p]:
-        return since[a, p] < since[b, p]
-    return u[a, p] < u[b, p]
+    if mode == 1 and since[a] != since[b]:
+        return since[a] < since[b]
+    return tie[a] < tie[b]
 
 
 @numba.njit(cache=True)
-def _match_side(key, depth, since, u, e, mode, adt, k, fill, n_exec):
+def _match_side(key, depth, since, seeds, mode, adt, k, fill, n_exec):
     r"""Units filled per maker on one side of the book in one step, path by path.
 
     ``key`` (n_makers, n_paths): smaller is better (minus the bid, or the ask);
     ``depth``: distance from the mid, ``inf`` where not quoted; ``since``: the
-    step each quote was posted (``mode == 1``, time priority); ``u``: uniforms
-    for random ties; ``e``: exponentials, one per queue position. The queue is
-    sorted by insertion (it is short); then quote ``j`` fills iff
-    :math:`\sum_{l\le j} E_l e^{k\delta_{(l)}} \le A\Delta t`. Under pro rata
-    (``mode == 2``) each price level's filled units are split equally.
-    Writes ``fill`` (n_makers, n_paths) and ``n_exec`` (orders executed, n_paths).
+    step each quote was posted (``mode == 1``, time priority); ``seeds``: one
+    random 64-bit word per path, drawn from the caller's Generator, expanded
+    by SplitMix64 into the path's tie keys (one per maker, unless pro rata)
+    and then its exponentials :math:`E_l = -\log U_l`, drawn only as far down
+    the queue as the fills go. The queue is sorted by insertion (it is short);
+    quote ``j`` fills iff :math:`\sum_{l\le j} E_l e^{k\delta_{(l)}} \le A\Delta t`.
+    Under pro rata (``mode == 2``) each price level's filled units are split
+    equally. Writes ``fill`` (n_makers, n_paths) and ``n_exec`` (orders executed).
     """
     n, P = key.shape
     order = np.empty(n, np.int64)
+    tie = np.zeros(n, np.uint64)
+    kp = np.empty(n)
+    sp = np.zeros(n, np.int64)
     for p in range(P):
         for i in range(n):
+            kp[i] = key[i, p]
+        if mode == 1:
+            for i in range(n):
+                sp[i] = since[i, p]
+        state = seeds[p]
+        if mode != 2:
+            for i in range(n):
+                state, tie[i] = _splitmix(state)
+        for i in range(n):
             j = i
-            while j > 0 and _before(i, order[j - 1], p, key, since, u, mode):
+            while j > 0 and _before(i, order[j - 1], kp, sp, tie, mode):
                 order[j] = order[j - 1]
                 j -= 1
             order[j] = i
@@ -230,7 +259,9 @@ def _match_side(key, depth, since, u, e, mode, adt, k, fill, n_exec):
             d = depth[order[j], p]
             if not d < np.inf:
                 break
-            c += e[j, p] * np.exp(k * d)
+            state, z = _splitmix(state)
+            u = (np.float64(z >> np.uint64(11)) + 1.0) * 1.1102230246251565e-16  # (0, 1]
+            c += -np.log(u) * np.exp(k * d)
             if c > adt:
                 break
             f += 1
@@ -242,7 +273,7 @@ def _match_side(key, depth, since, u, e, mode, adt, k, fill, n_exec):
             j = 0
             while j < n:
                 m = j  # level [j, m)
-                while m < n and key[order[m], p] == key[order[j], p]:
+                while m < n and kp[order[m]] == kp[order[j]]:
                     m += 1
                 share = min(max(f - j, 0), m - j) / (m - j)
                 if not depth[order[j], p] < np.inf:
@@ -254,17 +285,18 @@ def _match_side(key, depth, since, u, e, mode, adt, k, fill, n_exec):
 
 @numba.njit(cache=True)
 def _prepare(bid, ask, s, x, xb, step, timed, keys, depths, since, prev, was_filled,
-             spr_sum, spr_cnt, bbo_sum, bbo_cnt):
+             spr_sum, spr_cnt, bbo_sum, bbo_cnt, best):
     """Book of one step: keys and depths per side, spread statistics, time priority.
 
     A side is quoted if its price is finite and a fill keeps ``|x| <= xb``;
-    unquoted prices are set to NaN in ``bid``, ``ask`` (for the record).
+    unquoted prices are set to NaN in ``bid``, ``ask`` (for the record). Loops
+    run maker by maker over contiguous rows of paths.
     """
     n, P = bid.shape
-    for p in range(P):
-        best_b = -np.inf
-        best_a = np.inf
-        for i in range(n):
+    best[0, :] = -np.inf
+    best[1, :] = np.inf
+    for i in range(n):
+        for p in range(P):
             b = bid[i, p]
             a = ask[i, p]
             qb = np.isfinite(b) and x[i, p] + 1.0 <= xb
@@ -282,10 +314,10 @@ def _prepare(bid, ask, s, x, xb, step, timed, keys, depths, since, prev, was_fil
             if qb and qa:
                 spr_sum[i, p] += a - b
                 spr_cnt[i, p] += 1.0
-            if qb and b > best_b:
-                best_b = b
-            if qa and a < best_a:
-                best_a = a
+            if qb and b > best[0, p]:
+                best[0, p] = b
+            if qa and a < best[1, p]:
+                best[1, p] = a
             if timed:
                 for side in range(2):
                     price = b if side == 0 else a
@@ -293,8 +325,9 @@ def _prepare(bid, ask, s, x, xb, step, timed, keys, depths, since, prev, was_fil
                     if not stands:
                         since[side, i, p] = step
                     prev[side, i, p] = price
-        if best_b > -np.inf and best_a < np.inf:
-            bbo_sum[p] += best_a - best_b
+    for p in range(P):
+        if best[0, p] > -np.inf and best[1, p] < np.inf:
+            bbo_sum[p] += best[1, p] - best[0, p]
             bbo_cnt[p] += 1.0
 
 
@@ -308,8 +341,8 @@ def _settle(fills, depths, s, x, jump, ds, sp, cm, nb, na, inv, adv, was_filled)
     :math:`\Delta X\,\text{jump}`.
     """
     n, P = x.shape
-    for p in range(P):
-        for i in range(n):
+    for i in range(n):
+        for p in range(P):
             fb = fills[0, i, p]
             fa = fills[1, i, p]
             g = 0.0
@@ -328,6 +361,7 @@ def _settle(fills, depths, s, x, jump, ds, sp, cm, nb, na, inv, adv, was_filled)
             inv[i, p] += x[i, p] * ds[p]
             was_filled[0, i, p] = fb > 0.0
             was_filled[1, i, p] = fa > 0.0
+    for p in range(P):
         s[p] += jump[p] + ds[p]
 
 
@@ -409,10 +443,15 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
     :math:`Ae^{-k\delta}`: a lone maker then fills with probability
     :math:`1-e^{-Ae^{-k\delta}\Delta t}`, exactly as in :func:`mmlib.simulate`.
 
-    Per step and side: one uniform per maker for the tie order (not under
-    ``"pro_rata"``), one exponential per maker; two uniforms per maker for the
-    noise, a binomial count for toxic flow, then the mid's draws. Memory is
-    ``O(n_makers * n_paths)`` unless ``record=True``.
+    Random numbers, per step: uniforms for the noise (if on); one 64-bit word
+    per path and side from the Generator, which SplitMix64 (Steele, Lea and
+    Flood 2014) expands inside the compiled kernel into that path's tie keys
+    and the exponentials :math:`E_l`, only as far down the queue as the fills
+    go; binomial counts for toxic flow (if on); the mid's draws. A seed
+    reproduces a run exactly. Memory is ``O(n_makers * n_paths)`` unless
+    ``record=True``. The matching and the accounting are plain loops compiled
+    with numba; :func:`_match_orders` is the order-by-order reference they are
+    tested against.
 
     References
     ----------
@@ -480,8 +519,6 @@ def _run(pols, m, P, tie_break, tick, noise, rng, record):
     ask = np.empty((n, P))
     timed = tie_break == "time"
     mode = {"random": 0, "time": 1, "pro_rata": 2}[tie_break]
-    u = np.zeros((n, P))
-    e = np.empty((n, P))
     fills = np.empty((2, n, P))
     n_exec = np.empty((2, P), dtype=np.int64)
     since = np.zeros((2, n, P), dtype=np.int64)  # step since which each quote has stood
@@ -491,6 +528,7 @@ def _run(pols, m, P, tie_break, tick, noise, rng, record):
     depths = np.empty((2, n, P))  # distance from the mid, inf where not quoted
     xbf = np.inf if xb is None else float(xb)
     jump = np.zeros(P)
+    best = np.empty((2, P))
     if record:
         rec = {"s": np.empty((N + 1, P)), "x": np.empty((N + 1, n, P)),
                "cash": np.empty((N + 1, n, P))}
@@ -510,15 +548,13 @@ def _run(pols, m, P, tie_break, tick, noise, rng, record):
             np.round(ask / tick, out=ask)
             ask *= tick
         _prepare(bid, ask, s, x, xbf, step, timed, keys, depths, since, prev, was_filled,
-                 spr_sum, spr_cnt, bbo_sum, bbo_cnt)
+                 spr_sum, spr_cnt, bbo_sum, bbo_cnt, best)
         if record:
             rec["bid"][step], rec["ask"][step] = bid, ask
+        seeds = rng.integers(0, 2**64, size=(2, P), dtype=np.uint64, endpoint=False)
         for side in (0, 1):
-            if mode != 2:
-                rng.random(out=u)
-            rng.standard_exponential(out=e)
-            _match_side(keys[side], depths[side], since[side], u, e, mode, adt, k, fills[side],
-                        n_exec[side])
+            _match_side(keys[side], depths[side], since[side], seeds[side], mode, adt, k,
+                        fills[side], n_exec[side])
         if toxic:
             jump = (rng.binomial(n_exec[1], m.toxic_prob)
                     - rng.binomial(n_exec[0], m.toxic_prob)) * m.toxic_size
