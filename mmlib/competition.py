@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from . import limits
 from ._validation import as_generator, check_choice, check_int, check_real
 from .hjb import HJBSolution
 from .mean_field import MeanFieldSolution
@@ -494,6 +495,12 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
                 raise ValueError(
                     f"policies[{i}] looks its quotes up by integer inventory, but "
                     "tie_break='pro_rata' gives fractional inventories; use 'random' or 'time'")
+    n, N = len(pols), market.n_steps
+    limits.check_steps(f"T={market.T}, dt={market.dt}", N, "use a larger dt")
+    need = 8.0 * n * n_paths * (32 + (7 * (N + 1) if record else 0))
+    limits.check_memory(f"{n} makers x {n_paths:,} paths" + (f" x {N + 1:,} recorded steps"
+                        if record else ""), need,
+                        "simulate fewer paths" + (" or use record=False" if record else ""))
     gen = as_generator(rng)
     return _run(pols, market, n_paths, tie_break, tick, quote_noise, gen, bool(record))
 
@@ -725,6 +732,11 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     n_paths = check_int("n_paths", n_paths, lo=1)
     if n_makers * n_paths > 20_000_000:
         raise ValueError(f"n_makers * n_paths must be <= 20_000_000, got {n_makers * n_paths}")
+    M, N1 = n_makers * n_paths, solution.n_steps + 1
+    need = 8.0 * (10 * M + 2 * n_paths * N1) + (4.0 * N1 * M if record else 0.0)
+    limits.check_memory(f"{n_makers} makers x {n_paths:,} paths"
+                        + (f" x {N1:,} recorded steps" if record else ""), need,
+                        "simulate fewer makers or paths" + (" or use record=False" if record else ""))
     gen = as_generator(rng)
     p = solution.params
     xm, ns = p.x_max, 2 * p.x_max + 1

@@ -16,6 +16,7 @@ from mmlib import (
     ASInventoryPolicy,
     ASParams,
     ConstantPolicy,
+    HJBPolicy,
     MarketParams,
     ModelParams,
     simulate,
@@ -26,7 +27,6 @@ from mmlib import (
 )
 from mmlib.competition import _match_orders
 from mmlib.metrics import average_quotes
-from mmlib.simulation import HJBPolicy
 
 A, K = 140.0, 1.5
 
@@ -309,6 +309,11 @@ def test_bad_input():
         simulate_finite_crowd(mf, 2, 0)
     with pytest.raises(ValueError, match="MeanFieldSolution"):
         simulate_finite_crowd(hjb, 2, 10)
+    # sizes beyond the library's memory limit are refused before anything is allocated
+    with pytest.raises(ValueError, match="record=False"):
+        simulate_competition([ok] * 10, m, 1_000_000, record=True)
+    with pytest.raises(ValueError, match="record=False"):
+        simulate_finite_crowd(_small_mf(n_steps=100), 200, 100_000, record=True)
 
 
 # ---------------------------------------------------------------------------
