@@ -73,6 +73,13 @@ from .quotes import (
     side_objective,
     urgency_threshold,
 )
+from .competition import (
+    CompetitionPaths,
+    CompetitionResult,
+    FiniteCrowdResult,
+    simulate_competition,
+    simulate_finite_crowd,
+)
 from . import metrics
 # Plot helpers and widgets: neither module imports matplotlib or ipywidgets at
 # import time (they do so inside the functions that draw), so these stay cheap.
@@ -166,5 +173,10 @@ __all__ = [
     "Dashboard",
     "make_sliders",
     "slider_panel",
+    "CompetitionPaths",
+    "CompetitionResult",
+    "FiniteCrowdResult",
+    "simulate_competition",
+    "simulate_finite_crowd",
     "__version__",
 ]
