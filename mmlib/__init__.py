@@ -52,6 +52,20 @@ from .quotes import (
     side_objective,
     urgency_threshold,
 )
+from .microprice import (
+    ChainSample,
+    MicroAdjustment,
+    MicroChain,
+    QuotingResult,
+    estimate_chain,
+    exact_micro_adjustment,
+    imbalance_spread_chain,
+    micro_adjustment,
+    simulate_chain,
+    simulate_quoting,
+    weighted_mid_adjustment,
+)
+from .queue_position import QueueSimulation, QueueStats, queue_fill_stats, simulate_queue
 from . import metrics
 
 __version__ = "0.1.0"
@@ -106,5 +120,20 @@ __all__ = [
     "SimulationResult",
     "mc_stats",
     "simulate",
+    "ChainSample",
+    "MicroAdjustment",
+    "MicroChain",
+    "QuotingResult",
+    "estimate_chain",
+    "exact_micro_adjustment",
+    "imbalance_spread_chain",
+    "micro_adjustment",
+    "simulate_chain",
+    "simulate_quoting",
+    "weighted_mid_adjustment",
+    "QueueSimulation",
+    "QueueStats",
+    "queue_fill_stats",
+    "simulate_queue",
     "__version__",
 ]

@@ -3,7 +3,7 @@ r"""Stoikov's micro-price on a Markov chain of (imbalance bucket, spread) states
 The chapter *Microstructure* (``book/microstructure.md``) uses this module. A book state
 :math:`x = (I, S)` is an imbalance bucket and a spread in ticks; each step the mid either
 stays (matrix :math:`Q`) or moves by one of the non-zero sizes :math:`K` (matrices :math:`R`
-and :math:`T`). Following :cite:t:`stoikov2018microprice`,
+and :math:`T`). Following Stoikov (2018),
 
 .. math::
 

@@ -11,7 +11,7 @@ ahead of her, three clocks run (queue-reactive rates may depend on :math:`j`):
   filled.
 
 The ahead count is a pure-death chain, so the fill probability is a product
-(:cite:t:`cont2010stochastic` compute such first-passage laws by Laplace transforms):
+(Cont, Stoikov and Talreja, 2010, compute such first-passage laws by Laplace transforms):
 
 .. math::
 
