@@ -107,3 +107,23 @@ def test_bad_input():
         simulate_queue(2, 1.0, 1.0, n_paths=0)
     with pytest.raises(ValueError, match="n "):
         simulate_queue(-2, 1.0, 1.0)
+
+
+def test_vectorised_simulation_matches_plain_loop():
+    """The vectorised kernel equals a plain event-by-event loop over the same draws."""
+    n, n_paths, mu, nu, theta = 4, 50, 1.0, 0.5, 0.2
+    sim = simulate_queue(n, mu, nu, theta, n_paths=n_paths, rng=13)
+    rng = np.random.default_rng(13)
+    e = rng.standard_exponential((n + 1, n_paths))
+    u = rng.random((n + 1, n_paths))
+    for p in range(n_paths):
+        t, filled = 0.0, False
+        for step, j in enumerate(range(n, -1, -1)):
+            d = mu + j * theta
+            t += e[step, p] / (d + nu)
+            if u[step, p] >= d / (d + nu):
+                break  # the price moved away
+            if j == 0:
+                filled = True
+        assert sim.filled[p] == filled
+        assert sim.time[p] == pytest.approx(t, rel=1e-12)
