@@ -338,8 +338,9 @@ def estimate_chain(states, dmid, like, *, symmetrize=True):
     Counts every observed triple (state, mid move, next state) along each row of ``states``;
     with ``symmetrize`` each triple is counted a second time mirrored,
     :math:`(I, S, \Delta M, I', S') \to (1-I, S, -\Delta M, 1-I', S')`. Rows are normalised by
-    the number of visits; a state never visited keeps a zero row and a warning-free
-    :math:`g^1 = 0` there, and is reported through ``counts``.
+    the number of visits. A state never visited gets the law "stay put, mid unchanged", which
+    :func:`micro_adjustment` and :func:`exact_micro_adjustment` refuse with a ``ValueError``
+    naming it; ``counts`` shows the visits of every state.
 
     Parameters
     ----------
@@ -409,15 +410,22 @@ def estimate_chain(states, dmid, like, *, symmetrize=True):
     return est, visits.astype(np.int64)
 
 
+def _check_transient(chain):
+    """Raise if some state can never see a mid move (then 1 - Q is singular)."""
+    stuck = np.flatnonzero(np.isclose(np.diag(chain.Q), 1.0, rtol=0, atol=1e-12))
+    if stuck.size or np.linalg.cond(np.eye(chain.n_states) - chain.Q) > 1e12:
+        raise ValueError(f"1 - Q is singular: states {stuck.tolist()} never see a mid move "
+                         "(unvisited in the sample? use a longer sample or fewer buckets)")
+
+
 def _first_passage(chain):
     n = chain.n_states
     a = np.eye(n) - chain.Q
     try:
         g1 = np.linalg.solve(a, chain.R @ chain.K)
         B = np.linalg.solve(a, chain.T)
-    except np.linalg.LinAlgError as err:  # pragma: no cover - guarded by the unseen-row rule
+    except np.linalg.LinAlgError as err:  # pragma: no cover - guarded by _check_transient
         raise ValueError("1 - Q is singular: some state never sees a mid move") from err
-    # a state that never sees a mid move (zero row of R) gets g1 = 0 and B = its own row of 0
     return g1, B
 
 
@@ -458,8 +466,7 @@ def micro_adjustment(chain, n_terms=10):
     if not isinstance(chain, MicroChain):
         raise ValueError(f"chain must be a MicroChain, got {type(chain).__name__}")
     n_terms = check_int("n_terms", n_terms, lo=1)
-    if np.linalg.cond(np.eye(chain.n_states) - chain.Q) > 1e12:
-        raise ValueError("1 - Q is singular: some state never sees a mid move")
+    _check_transient(chain)
     g1, B = _first_passage(chain)
     out = np.empty((n_terms, chain.n_states))
     term, total = g1.copy(), np.zeros_like(g1)
@@ -503,8 +510,7 @@ def exact_micro_adjustment(chain, *, atol=1e-10):
     if not isinstance(chain, MicroChain):
         raise ValueError(f"chain must be a MicroChain, got {type(chain).__name__}")
     atol = check_real("atol", atol, lo=0.0, lo_open=True)
-    if np.linalg.cond(np.eye(chain.n_states) - chain.Q) > 1e12:
-        raise ValueError("1 - Q is singular: some state never sees a mid move")
+    _check_transient(chain)
     g1, B = _first_passage(chain)
     n = chain.n_states
     w, v = np.linalg.eig(B.T)

@@ -252,6 +252,12 @@ def test_bad_input():
         estimate_chain(s.states + 100, s.dmid, ch)
     with pytest.raises(ValueError, match="n_terms"):
         micro_adjustment(ch, 0)
+    tiny, counts = estimate_chain(s.states[:1, :3], s.dmid[:1, :2], ch)
+    assert np.any(counts == 0)
+    with pytest.raises(ValueError, match="never see a mid move"):
+        micro_adjustment(tiny, 3)
+    with pytest.raises(ValueError, match="never see a mid move"):
+        exact_micro_adjustment(tiny)
     G = exact_micro_adjustment(ch)
     with pytest.raises(ValueError, match="horizon"):
         simulate_quoting(s, G, G, half_spread=0.5, A=0.3, k=1.0, horizon=30)
