@@ -80,6 +80,20 @@ from .competition import (
     simulate_competition,
     simulate_finite_crowd,
 )
+from .microprice import (
+    ChainSample,
+    MicroAdjustment,
+    MicroChain,
+    QuotingResult,
+    estimate_chain,
+    exact_micro_adjustment,
+    imbalance_spread_chain,
+    micro_adjustment,
+    simulate_chain,
+    simulate_quoting,
+    weighted_mid_adjustment,
+)
+from .queue_position import QueueSimulation, QueueStats, queue_fill_stats, simulate_queue
 from . import metrics
 # Plot helpers and widgets: neither module imports matplotlib or ipywidgets at
 # import time (they do so inside the functions that draw), so these stay cheap.
@@ -178,5 +192,20 @@ __all__ = [
     "FiniteCrowdResult",
     "simulate_competition",
     "simulate_finite_crowd",
+    "ChainSample",
+    "MicroAdjustment",
+    "MicroChain",
+    "QuotingResult",
+    "estimate_chain",
+    "exact_micro_adjustment",
+    "imbalance_spread_chain",
+    "micro_adjustment",
+    "simulate_chain",
+    "simulate_quoting",
+    "weighted_mid_adjustment",
+    "QueueSimulation",
+    "QueueStats",
+    "queue_fill_stats",
+    "simulate_queue",
     "__version__",
 ]
