@@ -199,7 +199,9 @@ def long_horizon_quotes(params):
     with :math:`f` the Perron eigenvector of
     :math:`M = \frac Ae(S_-+S_+) - k\eta\,\mathrm{diag}(x^2)`. They do not depend
     on ``gamma`` or ``T``; the quotes of :func:`mmlib.hjb.solve_hjb` converge
-    to them at the rate :math:`e^{-(\nu_0-\nu_1)(T-t)}` of the spectral gap.
+    to them like :math:`e^{-(\nu_0-\nu_2)(T-t)}`, because the even terminal
+    data :math:`e^{-k\gamma x^2}` has no component on the odd eigenvector of
+    :math:`\nu_1` (rate :math:`\nu_0-\nu_1` applies only to asymmetric data).
 
     Parameters
     ----------
