@@ -26,7 +26,7 @@ from mmlib import (
     solve_mean_field,
 )
 from mmlib.competition import _match_orders
-from mmlib.metrics import average_quotes
+from mmlib import average_quotes
 
 A, K = 140.0, 1.5
 
@@ -355,7 +355,7 @@ def _scheme_limit(mf):
         ea = np.exp(-p.k * np.nan_to_num(mf.delta_a, nan=np.inf))
         eb = np.exp(-p.k * np.nan_to_num(mf.delta_b, nan=np.inf))
     for n in range(mf.n_steps):
-        avg_a, avg_b = average_quotes(mf.delta_a[n:n + 1], mf.delta_b[n:n + 1], rho[None])
+        avg_b, avg_a = average_quotes(mf.delta_b[n:n + 1], mf.delta_a[n:n + 1], rho[None])
         Q = _generator(p.A * np.exp(p.k * avg_a[0]) * ea[n], p.A * np.exp(p.k * avg_b[0]) * eb[n])
         rho = rho @ sla.expm(Q * h)
     return rho
