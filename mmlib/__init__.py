@@ -52,6 +52,17 @@ from .quotes import (
     side_objective,
     urgency_threshold,
 )
+from .sweep import SweepError, sweep
+from .fill_curves import (
+    CurveQuotes,
+    ExponentialCurve,
+    FillCurve,
+    PowerLawCurve,
+    TableCurve,
+    TablePolicy,
+    solve_cara_quotes,
+)
+from .diagnostics import boundary_mass, boundary_mass_mc, choose_x_max
 from . import metrics
 
 __version__ = "0.1.0"
@@ -106,5 +117,17 @@ __all__ = [
     "SimulationResult",
     "mc_stats",
     "simulate",
+    "sweep",
+    "SweepError",
+    "FillCurve",
+    "ExponentialCurve",
+    "PowerLawCurve",
+    "TableCurve",
+    "CurveQuotes",
+    "solve_cara_quotes",
+    "TablePolicy",
+    "boundary_mass",
+    "boundary_mass_mc",
+    "choose_x_max",
     "__version__",
 ]
