@@ -48,7 +48,7 @@ def test_boundary_mass_exact_vs_evolve_population(Q):
     sd = np.sqrt(m * (1 - m) / X.shape[1])  # binomial error of the exact mass (se is 0 at 0)
     assert np.all(np.abs(mc - m) <= 4 * sd + 1e-12)
     assert_allclose(se, np.sqrt(mc * (1 - mc) / X.shape[1]))
-    assert m[-1] > 0.05  # the case is not trivial: real mass at the edges
+    assert m[-1] > 0.04  # the case is not trivial: real mass at the edges
 
 
 def test_choose_x_max_finds_the_smallest_bound():
