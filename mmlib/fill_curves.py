@@ -243,8 +243,8 @@ def solve_cara_quotes(curve, sigma, risk_aversion, T, x_max, n_steps,
     x_max : int
         Inventory bound, ``1 <= x_max <= 500``.
     n_steps : int
-        Time steps, ``>= 1``; ``T / n_steps`` times the largest rate must be
-        below 0.5 (explicit scheme).
+        Time steps, ``>= 1``; ``T / n_steps`` times the total fill rate at the
+        optimal quotes must stay at most 1 (the explicit scheme's monotonicity bound).
     delta_grid : array_like or None
         Coarse candidate depths, sorted (default ``linspace(-1, 10, 441)``);
         the maximiser is then refined on 65 points between the neighbours of
@@ -283,9 +283,6 @@ def solve_cara_quotes(curve, sigma, risk_aversion, T, x_max, n_steps,
         raise ValueError("delta_grid must be a 1-d increasing array of >= 3 finite depths")
     dt = T / N
     lam = curve.rate(grid)
-    if dt * lam.max() > 0.5:
-        raise ValueError(f"explicit scheme unstable: dt * max rate = {dt * lam.max():.3g} > 0.5;"
-                         f" use n_steps >= {int(np.ceil(2 * T * lam.max()))}")
     q = np.arange(-Q, Q + 1, dtype=float)
     n = q.size
     theta = np.zeros((N + 1, n))
@@ -312,6 +309,14 @@ def solve_cara_quotes(curve, sigma, risk_aversion, T, x_max, n_steps,
         ha, da[m, 1:] = side(th[:-1] - th[1:])  # ask fill: q -> q - 1
         if m == 0:
             break
+        # monotone (stable) explicit step: dt times the total fill rate at the quotes <= 1
+        total = np.zeros(n)
+        total[:-1] += curve.rate(db[m, :-1])
+        total[1:] += curve.rate(da[m, 1:])
+        if dt * total.max() > 1.0:
+            raise ValueError(f"explicit scheme unstable: dt * total fill rate = "
+                             f"{dt * total.max():.3g} > 1 at t = {m * dt:.4g}; use n_steps >= "
+                             f"{int(np.ceil(T * total.max()))}")
         rhs = -pen.copy()
         rhs[:-1] += hb
         rhs[1:] += ha
