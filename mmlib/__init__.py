@@ -63,6 +63,13 @@ from .fill_curves import (
     solve_cara_quotes,
 )
 from .diagnostics import boundary_mass, boundary_mass_mc, choose_x_max
+from .competition import (
+    CompetitionPaths,
+    CompetitionResult,
+    FiniteCrowdResult,
+    simulate_competition,
+    simulate_finite_crowd,
+)
 from . import metrics
 
 __version__ = "0.1.0"
@@ -129,5 +136,10 @@ __all__ = [
     "boundary_mass",
     "boundary_mass_mc",
     "choose_x_max",
+    "CompetitionPaths",
+    "CompetitionResult",
+    "FiniteCrowdResult",
+    "simulate_competition",
+    "simulate_finite_crowd",
     "__version__",
 ]
