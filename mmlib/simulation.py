@@ -783,6 +783,16 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     :math:`\epsilon p = \delta - S\,\Delta X`; cash is accumulated in these
     two parts. The ask-fill count is recovered as ``n_bid - (x_T - x0)``.
 
+    With ``market.fill_curve`` other than exponential, the same draws decide
+    the fills by :math:`E < \lambda(\delta)\Delta t` (or :math:`U < \lambda(\delta)\Delta t`),
+    with :math:`\lambda` the curve's rate at the depth from the current mid.
+    With ``market.latency_steps`` :math:`= L > 0` the policy quotes around
+    :math:`S_{n-L}` (built-in policies: their depths are shifted by
+    :math:`S_n - S_{n-L}`); fills, cash and the PnL split use the current mid,
+    so a stale quote's edge :math:`p - S_n` can be negative. Neither option
+    changes the order of the random draws: the defaults reproduce the
+    engine without them bit for bit.
+
     References
     ----------
     Avellaneda and Stoikov (2008), section 4. The book's chapter *Avellaneda--Stoikov*.
