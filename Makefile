@@ -24,13 +24,14 @@ export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv kernel-check book test test-lint test-unit test-doctest test-papermill test-nbval lab bench clean distclean
+.PHONY: help venv kernel-check book test test-lint test-unit test-doctest test-papermill test-nbval lab bench sweeps clean distclean
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
 	@echo "make test   ruff, unit tests, doctests, every chapter via papermill (small sizes) and nbval"
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
 	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
+	@echo "make sweeps failure-regime sweeps at CI, book and research size: wall time, throughput"
 	@echo "make venv   create/update .venv only"
 	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv"
 
@@ -91,6 +92,12 @@ test-nbval: kernel-check
 # Performance figures live here, never in timed test assertions.
 bench: kernel-check
 	@for f in benchmarks/bench_*.py; do echo "=== $$f"; $(BIN)/python $$f; done
+
+# The failure-regimes chapter's sweeps at three sizes (tools/run_sweeps.py); prints wall time and
+# throughput. SWEEP_ARGS="--scheduler tcp://HOST:8786" runs them on a Dask cluster.
+SWEEP_ARGS ?=
+sweeps: kernel-check
+	$(BIN)/python tools/run_sweeps.py $(SWEEP_ARGS)
 
 # Jupyter refuses to run as root unless told; containers often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)

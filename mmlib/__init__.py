@@ -73,6 +73,17 @@ from .quotes import (
     side_objective,
     urgency_threshold,
 )
+from .sweep import SweepError, sweep
+from .fill_curves import (
+    CurveQuotes,
+    ExponentialCurve,
+    FillCurve,
+    PowerLawCurve,
+    TableCurve,
+    TablePolicy,
+    solve_cara_quotes,
+)
+from .diagnostics import boundary_mass, boundary_mass_mc, choose_x_max
 from .competition import (
     CompetitionPaths,
     CompetitionResult,
@@ -187,6 +198,18 @@ __all__ = [
     "Dashboard",
     "make_sliders",
     "slider_panel",
+    "sweep",
+    "SweepError",
+    "FillCurve",
+    "ExponentialCurve",
+    "PowerLawCurve",
+    "TableCurve",
+    "CurveQuotes",
+    "solve_cara_quotes",
+    "TablePolicy",
+    "boundary_mass",
+    "boundary_mass_mc",
+    "choose_x_max",
     "CompetitionPaths",
     "CompetitionResult",
     "FiniteCrowdResult",

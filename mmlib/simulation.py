@@ -48,6 +48,7 @@ from .policies import (  # noqa: F401  (re-exported: the engine's built-in polic
     GLFTPolicy,
     HJBPolicy,
 )
+from .fill_curves import ExponentialCurve, FillCurve
 
 __all__ = [
     "MarketParams",
@@ -109,6 +110,16 @@ class MarketParams:
     x_max : int or None
         Inventory bound: the side that would take :math:`|X|` above it does
         not fill. ``None`` (default) for no bound.
+    fill_curve : mmlib.fill_curves.FillCurve or None
+        The intensity :math:`\lambda(\delta)` of the fills. ``None`` (default):
+        :math:`Ae^{-k\delta}` with the fields ``A`` and ``k``. An
+        :class:`~mmlib.fill_curves.ExponentialCurve` runs the same code with
+        its own ``(A, k)``; any other curve (power law, table) replaces the
+        exponential, and ``A`` and ``k`` are then not used by the engine.
+    latency_steps : int
+        The maker sees the mid :math:`L` steps late: its quotes are computed
+        from :math:`S_{n-L}` (from :math:`S_0` while :math:`n<L`), with the
+        current clock and inventory. ``>= 0``; 0 (default) for no latency.
 
     Raises
     ------
@@ -139,6 +150,8 @@ class MarketParams:
     toxic_prob: float = 0.0  # probability a fill moves the mid against the maker ([0, 1])
     toxic_size: float = 0.0  # size of that move (>= 0)
     x_max: int | None = None  # inventory bound, None for unbounded
+    fill_curve: FillCurve | None = None  # lambda(delta); None: A e^{-k delta}
+    latency_steps: int = 0  # quotes from the mid this many steps earlier (>= 0)
 
     def __post_init__(self):
         setv = object.__setattr__
@@ -162,6 +175,14 @@ class MarketParams:
         setv(self, "toxic_size", check_real("toxic_size", self.toxic_size, lo=0.0))
         if self.x_max is not None:
             setv(self, "x_max", check_int("x_max", self.x_max, lo=1))
+        if self.fill_curve is not None and not isinstance(self.fill_curve, FillCurve):
+            raise ValueError("fill_curve must be None or a mmlib.fill_curves.FillCurve "
+                             f"(ExponentialCurve, PowerLawCurve, TableCurve), got "
+                             f"{type(self.fill_curve).__name__}")
+        setv(self, "latency_steps", check_int("latency_steps", self.latency_steps, lo=0))
+        if self.latency_steps > self.n_steps:
+            raise ValueError(f"latency_steps must be <= n_steps = {self.n_steps}, got "
+                             f"{self.latency_steps}")
 
     @property
     def n_steps(self) -> int:
@@ -295,12 +316,19 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
     depths = policy._depths if type(policy) in _BUILTIN else None
     C = min(_CHUNK, P) if depths is not None else P
     f32 = np.float32
-    log_adt = np.log(m.A * dt)
+    curve = m.fill_curve
+    A, k = (curve.A, curve.k) if isinstance(curve, ExponentialCurve) else (m.A, m.k)
+    if isinstance(curve, ExponentialCurve):
+        curve = None  # the exponential's own fast path, bit for bit
+    log_adt = np.log(A * dt)
     linear = m.fill_model == "linear"
     # fill iff depth < a_thr + b_thr log W (see below), in single precision; for
     # linear fills W = J + 1 and the 2^-32 of U = W / 2^32 is folded into a_thr
-    b_thr = f32(-1.0 / m.k)
-    a_thr = f32((log_adt + (32 * np.log(2.0) if linear else 0.0)) / m.k)
+    b_thr = f32(-1.0 / k)
+    a_thr = f32((log_adt + (32 * np.log(2.0) if linear else 0.0)) / k)
+    # another curve: fill iff W < lambda(depth) dt (times 2^32 for linear fills)
+    lam_scale = dt * (2.0**32 if linear else 1.0)
+    L = m.latency_steps
     tiny = np.finfo(f32).tiny
     sq = m.sigma * np.sqrt(dt)
     binomial = m.price_model == "binomial"
@@ -334,18 +362,30 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
         x.fill(x0)
         inv.fill(0.0)
         adv.fill(0.0)
+        if L:  # ring buffer of the last L+1 mids; the maker quotes off the oldest
+            hist = np.empty((L + 1, c))
+            shift = np.empty(c)
         if record:
             rec["s"][0, a:b], rec["x"][0, a:b], rec["cash"][0, a:b] = s, x, cash0
         for n in range(N):
             t = n * dt
+            if L:
+                hist[n % (L + 1)] = s
+                seen = hist[(n - L) % (L + 1)] if n >= L else np.full(c, m.s0)
+            else:
+                seen = s
             # quotes as depths D = (s - bid, ask - s)
             if depths is not None:
                 finite = depths(t, x, D)
-                if record:
+                if L:  # quoted around the stale mid: depths from the current one
+                    np.subtract(s, seen, out=shift)
+                    D[0] += shift
+                    D[1] -= shift
+                if record:  # s - D = the posted prices, with latency or without
                     np.subtract(s, D[0], out=rec["bid"][n, a:b])
                     np.add(s, D[1], out=rec["ask"][n, a:b])
             else:
-                bid, ask = _quotes(policy, t, s, x, P)
+                bid, ask = _quotes(policy, t, seen, x, P)
                 if record:
                     rec["bid"][n], rec["ask"][n] = bid, ask
                 np.subtract(s, bid, out=D[0])
@@ -365,12 +405,16 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
             else:
                 rng.standard_exponential(dtype=f32, out=w)
                 np.maximum(w, tiny, out=w)  # log finite: E = 0 -> tiny
-            np.log(w, out=w)
-            w *= b_thr
-            w += a_thr
+            if curve is None:
+                np.log(w, out=w)
+                w *= b_thr
+                w += a_thr
             if not linear:
                 bitw = rng.integers(0, 2**64, size=n_bitw, dtype=np.uint64) if binomial else None
-            np.less(D, w, out=F)
+            if curve is None:
+                np.less(D, w, out=F)
+            else:
+                np.less(w, curve.rate(D) * lam_scale, out=F)
             if xb is not None:
                 F[0] &= x < xb
                 F[1] &= x > -xb
@@ -476,6 +520,16 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     for the mid. A fill at price :math:`p = S \mp \delta` moves cash by
     :math:`\epsilon p = \delta - S\,\Delta X`; cash is accumulated in these
     two parts. The ask-fill count is recovered as ``n_bid - (x_T - x0)``.
+
+    With ``market.fill_curve`` other than exponential, the same draws decide
+    the fills by :math:`E < \lambda(\delta)\Delta t` (or :math:`U < \lambda(\delta)\Delta t`),
+    with :math:`\lambda` the curve's rate at the depth from the current mid.
+    With ``market.latency_steps`` :math:`= L > 0` the policy quotes around
+    :math:`S_{n-L}` (built-in policies: their depths are shifted by
+    :math:`S_n - S_{n-L}`); fills, cash and the PnL split use the current mid,
+    so a stale quote's edge :math:`p - S_n` can be negative. Neither option
+    changes the order of the random draws: the defaults reproduce the
+    engine without them bit for bit.
 
     References
     ----------
