@@ -283,19 +283,22 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRAME_PANEL_CLASS = "mm-frame-slider"
 
 
-def render_frames(draw, *, figsize=(6.0, 3.4), dpi=80, **values):
+def render_frames(draw, *, figsize=(6.0, 3.4), dpi=80, ncols=1, **values):
     r"""Draw ``draw(ax, **value)`` once per parameter value (or pair) and keep each as PNG bytes.
 
     Parameters
     ----------
     draw : callable
         ``draw(ax, **kwargs)`` draws on a fresh ``Axes`` of a fresh figure (not pyplot's, so
-        nothing is shown and nothing needs closing).
+        nothing is shown and nothing needs closing); with ``ncols > 1`` it receives an array
+        of ``ncols`` axes side by side instead.
     figsize : tuple of float
         Figure size in inches, both ``> 0``.
     dpi : int
         Resolution, ``20 <= dpi <= 300``. At the default a frame is 480 x 272 pixels, a few
         tens of kB, so a page can hold dozens of frames under 5 MB.
+    ncols : int
+        Panels per frame, ``1 <= ncols <= 4``.
     **values : sequence
         One or two keyword arguments of ``draw``, each a non-empty sequence of values.
 
@@ -327,6 +330,7 @@ def render_frames(draw, *, figsize=(6.0, 3.4), dpi=80, **values):
         if len(seq) == 0:
             raise ValueError(f"{name} must be a non-empty sequence of values")
     dpi = check_int("dpi", dpi, lo=20, hi=300)
+    ncols = check_int("ncols", ncols, lo=1, hi=4)
     if len(figsize) != 2:
         raise ValueError(f"figsize must be (width, height), got {figsize!r}")
     for v in figsize:
@@ -334,7 +338,7 @@ def render_frames(draw, *, figsize=(6.0, 3.4), dpi=80, **values):
 
     def one(kwargs):
         fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        draw(fig.add_subplot(), **kwargs)
+        draw(fig.add_subplot() if ncols == 1 else fig.subplots(1, ncols), **kwargs)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
         return buf.getvalue()

@@ -181,3 +181,17 @@ def test_frame_slider_bad_input(call, match):
     frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0])
     with pytest.raises(ValueError, match=match):
         call(frames)
+
+
+def test_render_frames_passes_ncols_axes_side_by_side():
+    seen = []
+
+    def draw(axes, a):
+        seen.append(len(axes))
+        for ax in axes:
+            _draw_level(ax, a)
+
+    (png,) = render_frames(draw, figsize=(4.0, 1.0), dpi=25, ncols=2, a=[1.0])
+    assert seen == [2] and PILImage.open(io.BytesIO(png)).size == (100, 25)
+    with pytest.raises(ValueError, match="ncols"):
+        render_frames(draw, ncols=9, a=[1.0])
