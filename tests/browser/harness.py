@@ -15,6 +15,9 @@ Reusable by any browser test under tests/browser/:
 - ``book_url``: base URL of ``_build/html`` served by a local HTTP server (run ``make book``
   first).
 
+The fixtures are defined here and re-exported by ``conftest.py``; a new test module imports
+what else it needs from ``harness`` (``LAUNCH_ARGS``, ``PageLog``, ``DESKTOP``, ``PHONE``), for
+example to point ``new_page(allowed=("127.0.0.1", "localhost"))`` at a JupyterLab server.
 Run with ``make test-browser``.
 """
 from __future__ import annotations

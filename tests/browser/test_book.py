@@ -16,7 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from harness import HTML, PHONE
+from harness import ARTIFACTS, HTML, PHONE
 
 FRAME_PANEL = ".mm-frame-slider"  # mmlib.widgets.FRAME_PANEL_CLASS
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -241,3 +241,28 @@ def test_renders_from_file_url(new_page, book_dir, name):
     assert info["untypeset"] == [] and info["unrendered"] == [], info
     if name.endswith("dashboard.html"):
         assert n_views > 0 and page.locator(FRAME_PANEL).count() >= 1
+
+
+CHAPTERS = [p for p in PAGES if p.startswith("book/") and
+            (HTML / "_sources" / p).with_suffix(".ipynb").is_file()]
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_offers_md_and_ipynb_downloads(name):
+    soup = BeautifulSoup((HTML / name).read_text(encoding="utf-8"), "html.parser")
+    links = {urljoin("http://book.invalid/" + name, a["href"]) for a in soup.find_all("a", href=True)}
+    for ext in (".md", ".ipynb"):
+        want = "http://book.invalid/_sources/" + name[:-len(".html")] + ext
+        assert want in links, f"{name}: no download link to {want}"
+        assert (HTML / "_sources" / (name[:-len(".html")] + ext)).stat().st_size > 0
+
+
+def test_dashboard_screenshot(new_page, book_url):
+    """The README's picture: `make screenshot` copies it to docs/dashboard.png."""
+    page, log = open_clean(new_page, book_url, "book/dashboard.html")
+    page.evaluate("document.getElementById('sliders-without-a-kernel').scrollIntoView()")
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+    assert not log.problems(), log.problems()
