@@ -8,7 +8,9 @@
    ``_static`` folder: Jupyter Book adds every script of such a folder to every page.
    ``require-config.js`` (written here) maps the module names that ``embed-amd.js`` defines onto
    that file, so the bundle's own public path, and hence its font URLs, resolve inside
-   ``_static/vendor/`` on a web server and under ``file://`` alike.
+   ``_static/vendor/`` on a web server and under ``file://`` alike. It also gives MathJax 3 the
+   ``MathJax.Hub.Queue`` that the widgets still call to typeset their labels (MathJax 2's API;
+   without it every widget label raised a page error).
 2. **One THEBE_JS_URL.** sphinx-thebe registers an inline ``const THEBE_JS_URL = ...`` script with
    ``app.add_js_file(None, body=...)``, which reaches the HTML builder as ``_JavaScript(None)``.
    ``StandaloneHTMLBuilder.prepare_writing`` adds every registered script once more, now as
@@ -47,15 +49,34 @@ AMD_MODULES = [
 
 REQUIRE_CONFIG = """\
 // Written by tools/offline_widgets.py. Loaded after require.js, before embed-amd.js.
-// Every module the widget bundle defines is mapped onto the local bundle, so its public path
-// (fonts, CSS assets) is this folder, and nothing is ever asked of a CDN.
 (function () {
+  // Every module the widget bundle defines is mapped onto the local bundle, so its public path
+  // (fonts, CSS assets) is this folder, and nothing is ever asked of a CDN.
   var here = document.currentScript.src;
   var base = here.slice(0, here.lastIndexOf("/") + 1);
   var paths = {};
   %(modules)s.forEach(function (name) { paths[name] = base + "html-manager/embed-amd"; });
   require.config({ paths: paths });
   window.__jupyter_widgets_assets_path__ = base + "html-manager/";
+
+  // The widgets typeset their labels through MathJax 2's MathJax.Hub.Queue; the book runs
+  // MathJax 3, which has no Hub, so every label raised "Cannot read properties of undefined
+  // (reading 'Queue')" (jupyter-widgets/ipywidgets#3829). Route those calls to MathJax 3.
+  function shim() {
+    var mj = window.MathJax;
+    if (!mj || mj.Hub || !mj.startup) return;
+    mj.Hub = {
+      Queue: function (job) {
+        var el = job && job[2];
+        mj.startup.promise.then(function () {
+          return el ? mj.typesetPromise([el]) : mj.typesetPromise();
+        }).catch(function (err) { console.warn("MathJax typeset of a widget label:", err); });
+      }
+    };
+  }
+  shim();
+  // MathJax is loaded with `defer`: it exists by DOMContentLoaded, before any widget renders.
+  document.addEventListener("DOMContentLoaded", shim);
 })();
 """
 

@@ -194,10 +194,14 @@ def _visible_figure(panel):
     return shown[0].screenshot(animations="disabled")
 
 
-def _move(page, panel, handle):
-    """Move one noUiSlider handle to its other end, by keyboard; return the key used."""
-    now, lo = handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuemin")
-    key = "End" if float(now) <= float(lo) else "Home"
+BACK = {"ArrowRight": "ArrowLeft", "ArrowLeft": "ArrowRight"}
+
+
+def _move(page, handle, key=None):
+    """Move a noUiSlider handle one step by keyboard (right unless at its end); return the key."""
+    if key is None:
+        now, hi = handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuemax")
+        key = "ArrowRight" if float(now) < float(hi) else "ArrowLeft"
     handle.focus()
     page.keyboard.press(key)
     page.wait_for_timeout(300)
@@ -216,11 +220,10 @@ def test_kernel_free_sliders_change_the_figure(new_page, book_url, name):
         assert handles.count() >= 1, f"panel {i}: no slider rendered"
         for j in range(handles.count()):
             before = _visible_figure(panel)
-            key = _move(page, panel, handles.nth(j))
+            key = _move(page, handles.nth(j))
             after = _visible_figure(panel)
             assert after != before, f"panel {i}, slider {j}: {key} did not change the figure"
-            page.keyboard.press("End" if key == "Home" else "Home")  # and back again
-            page.wait_for_timeout(300)
+            _move(page, handles.nth(j), BACK[key])  # one step back: the first figure again
             assert _visible_figure(panel) == before, f"panel {i}, slider {j}: no way back"
     assert not log.problems(), log.problems()
 
@@ -260,7 +263,8 @@ def test_chapter_offers_md_and_ipynb_downloads(name):
 def test_dashboard_screenshot(new_page, book_url):
     """The README's picture: `make screenshot` copies it to docs/dashboard.png."""
     page, log = open_clean(new_page, book_url, "book/dashboard.html")
-    page.evaluate("document.getElementById('sliders-without-a-kernel').scrollIntoView()")
+    panel = page.locator(FRAME_PANEL).first  # the gamma x eta grid, with the text above it
+    panel.evaluate("el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 90)")
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
