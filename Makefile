@@ -42,7 +42,7 @@ help:
 	@echo "make venv   create/update .venv only (make vendor: the book's JavaScript, npm ci)"
 	@echo "make test-browser  every page of the built book in chromium (builds the book if stale)"
 	@echo "make screenshot    regenerate docs/dashboard.png (the README's picture) from that run"
-	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv"
+	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv, node_modules"
 
 venv: $(STAMP) $(VENDOR)
 
@@ -158,4 +158,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules
