@@ -27,7 +27,7 @@ PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
 #: Chapters whose point is a parameter's effect: each has a kernel-free slider.
 PARAMETER_CHAPTERS = ["book/dashboard.html", "book/intensities.html", "book/hjb.html",
                       "book/optimal_quotes.html", "book/master_equation.html",
-                      "book/mean_field.html"]
+                      "book/mean_field.html", "book/avellaneda_stoikov.html"]
 SLIDER_PAGES = sorted(set(PARAMETER_CHAPTERS) | {
     p for p in PAGES if (HTML / p).is_file() and
     "mm-frame-slider" in (HTML / p).read_text(encoding="utf-8")})
