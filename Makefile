@@ -12,6 +12,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CI_NB  := _build/ci_notebooks
+# npm ci's marker: the vendored JavaScript (tools/offline_widgets.py) is installed.
+VENDOR := node_modules/.package-lock.json
 # Seconds per notebook cell: the same as execute.timeout in _config.yml.
 CELL_TIMEOUT := 300
 
@@ -24,7 +26,8 @@ export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv kernel-check book test test-lint test-unit test-doctest test-papermill test-nbval lab bench sweeps clean distclean
+.PHONY: help venv vendor chromium kernel-check book test test-lint test-unit test-doctest test-papermill \
+        test-nbval test-workflow test-browser screenshot lab bench sweeps clean distclean
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
@@ -32,10 +35,12 @@ help:
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
 	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
 	@echo "make sweeps failure-regime sweeps at CI, book and research size: wall time, throughput"
-	@echo "make venv   create/update .venv only"
-	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv"
+	@echo "make venv   create/update .venv only (make vendor: the book's JavaScript, npm ci)"
+	@echo "make test-browser  every page of the built book in chromium (builds the book if stale)"
+	@echo "make screenshot    regenerate docs/dashboard.png (the README's picture) from that run"
+	@echo "make clean  remove build artefacts (keeps .venv); make distclean also removes .venv, node_modules"
 
-venv: $(STAMP)
+venv: $(STAMP) $(VENDOR)
 
 # Reinstall only when the pins, the package metadata or the Lab settings change.
 $(STAMP): requirements.txt pyproject.toml tools/jupyterlab_overrides.json
@@ -51,15 +56,49 @@ $(STAMP): requirements.txt pyproject.toml tools/jupyterlab_overrides.json
 	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
+# The JavaScript the static book serves itself (tools/offline_widgets.py): require.js and the
+# ipywidgets HTML manager at the versions pinned in package-lock.json, from the npm registry.
+vendor: $(VENDOR)
+
+$(VENDOR): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+# Debian's chromium for the browser tests; Playwright's own browser download is never used.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium: apt-get install -y chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	else \
+	  echo "error: no chromium at $(CHROMIUM). Install Debian's package as root:" \
+	       "apt-get install chromium (or set CHROMIUM=/path/to/chromium). Never 'playwright install'." >&2; \
+	  exit 1; \
+	fi
+
 kernel-check: $(STAMP)
 	@$(BIN)/python tools/check_kernel.py
 
-book: kernel-check
-	$(BIN)/jupyter-book build . --builder html --all -W -n --keep-going
-	@test -f _build/html/index.html
+# The book is built once per change of its inputs: `make test` builds it for the browser tests,
+# and a later `make book` finds it up to date. `make clean` (or deleting _build/.book-built) forces a build.
+BOOK_STAMP  := _build/.book-built
+BOOK_INPUTS := _config.yml _toc.yml references.bib $(wildcard book/*) $(wildcard mmlib/*.py) \
+               $(wildcard tools/*.py) pyproject.toml requirements.txt $(VENDOR)
+
+book: $(BOOK_STAMP)
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: test-lint test-unit test-doctest test-papermill test-nbval
+$(BOOK_STAMP): $(BOOK_INPUTS) | kernel-check
+	rm -f $@
+	$(BIN)/jupyter-book build . --builder html --all -W -n --keep-going
+	@test -f _build/html/index.html
+	@touch $@
+
+test: test-lint test-unit test-doctest test-workflow test-papermill test-nbval test-browser
 
 # ruff (pinned in requirements.txt, configured in pyproject.toml) over the library, the tests,
 # the tools, the benchmarks and the chapters' code, the chapters converted by jupytext first.
@@ -74,7 +113,7 @@ test-lint: $(STAMP)
 
 # An empty collection (pytest exit 5) fails: tests and doctests exist.
 test-unit: kernel-check
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 test-doctest: kernel-check
 	$(BIN)/python -m pytest --doctest-modules mmlib
@@ -88,6 +127,27 @@ test-nbval: kernel-check
 	$(BIN)/python tools/run_notebooks.py convert
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
 	  -p no:cacheprovider $(CI_NB)/nbval
+
+# The publishing workflow cannot run here, so it is checked offline: its structure against
+# check-jsonschema's bundled GitHub-workflow schema, its security (actions pinned to commit
+# hashes, permissions, credentials) by zizmor without network.
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+test-workflow: $(STAMP)
+	@test -n "$(WORKFLOWS)" || { echo "error: no workflow in .github/workflows/" >&2; exit 1; }
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+	$(BIN)/zizmor --offline --no-progress $(WORKFLOWS)
+
+# Every page of the built book in Debian's chromium, served from 127.0.0.1 (tests/browser).
+# Screenshots of failing pages go to _build/browser/.
+test-browser: chromium $(BOOK_STAMP)
+	MM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+# The README's picture of the dashboard, taken by the browser tests; commit it deliberately.
+screenshot: chromium $(BOOK_STAMP)
+	MM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser -p no:cacheprovider -k screenshot
+	mkdir -p docs
+	cp _build/browser/dashboard.png docs/dashboard.png
+	@echo "screenshot: docs/dashboard.png (review, then commit it)"
 
 # Performance figures live here, never in timed test assertions.
 bench: kernel-check
@@ -111,4 +171,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

@@ -118,7 +118,16 @@ from .plotting import (
     plot_series,
     plot_slices,
 )
-from .widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, Dashboard, make_sliders, slider_panel
+from .widgets import (
+    DASHBOARD_DEFAULTS,
+    SLIDER_RANGES,
+    Dashboard,
+    frame_grid,
+    frame_slider,
+    make_sliders,
+    render_frames,
+    slider_panel,
+)
 
 __version__ = "0.1.0"
 
@@ -198,6 +207,9 @@ __all__ = [
     "Dashboard",
     "make_sliders",
     "slider_panel",
+    "frame_grid",
+    "frame_slider",
+    "render_frames",
     "sweep",
     "SweepError",
     "FillCurve",

@@ -28,7 +28,8 @@ from .model import ModelParams
 from .population import default_rho0
 from .plotting import dashboard_axes, draw_dashboard, update_dashboard, update_derisk
 
-__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "make_sliders", "slider_panel"]
+__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "FRAME_PANEL_CLASS", "frame_grid",
+           "frame_slider", "make_sliders", "render_frames", "slider_panel"]
 
 #: Model parameters of the dashboard at start-up (the book's teaching size).
 DASHBOARD_DEFAULTS = {"A": 1.0, "k": 1.5, "eta": 0.01, "gamma": 0.1, "T": 10.0, "x_max": 20,
@@ -275,3 +276,240 @@ def slider_panel(draw, **sliders):
     if errors:  # ... so re-raise a failing first draw: a broken panel must fail the build
         raise errors[0]
     return widgets.VBox([*sliders.values(), out])
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel-free sliders for the static book: pre-rendered frames switched in the browser.
+#
+# A live slider (``Dashboard.widget``, ``slider_panel``) needs a kernel to redraw. The static
+# book has none, but it does embed every widget's state in the page, and ``jslink`` links are
+# widgets too, run by the browser. So: draw each parameter value once, at build time, into a
+# PNG; put the PNGs in a ``Stack`` of ``Image`` widgets; link a ``SelectionSlider``'s ``index``
+# to the stack's ``selected_index``. Two parameters: an outer stack (rows, first slider) of
+# inner stacks (columns, second slider), every inner stack linked to the second slider.
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: CSS class of every kernel-free panel (the browser tests look for it).
+FRAME_PANEL_CLASS = "mm-frame-slider"
+
+
+def render_frames(draw, *, figsize=(6.0, 3.4), dpi=80, ncols=1, **values):
+    r"""Draw ``draw(ax, **value)`` once per parameter value (or pair) and keep each as PNG bytes.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ax, **kwargs)`` draws on a fresh ``Axes`` of a fresh figure (not pyplot's, so
+        nothing is shown and nothing needs closing); with ``ncols > 1`` it receives an array
+        of ``ncols`` axes side by side instead.
+    figsize : tuple of float
+        Figure size in inches, both ``> 0``.
+    dpi : int
+        Resolution, ``20 <= dpi <= 300``. At the default a frame is 480 x 272 pixels, a few
+        tens of kB, so a page can hold dozens of frames under 5 MB.
+    ncols : int
+        Panels per frame, ``1 <= ncols <= 4``.
+    **values : sequence
+        One or two keyword arguments of ``draw``, each a non-empty sequence of values.
+
+    Returns
+    -------
+    list of bytes, or list of list of bytes
+        ``frames[i]`` for one parameter; ``frames[i][j]`` for two (first keyword by row).
+
+    Raises
+    ------
+    ValueError
+        If there are not one or two parameters, a sequence is empty, or a size is out of range.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> f = render_frames(lambda ax, a, b: ax.plot([0, 1], [a, b]), a=[0, 1], b=[1, 2, 3])
+    >>> len(f), len(f[0]), f[1][2][:4]
+    (2, 3, b'\x89PNG')
+    """
+    import io
+
+    from matplotlib.figure import Figure
+
+    if not 1 <= len(values) <= 2:
+        raise ValueError(f"render_frames takes one or two parameters, got {len(values)}: "
+                         f"{list(values)}")
+    for name, seq in values.items():
+        if len(seq) == 0:
+            raise ValueError(f"{name} must be a non-empty sequence of values")
+    dpi = check_int("dpi", dpi, lo=20, hi=300)
+    ncols = check_int("ncols", ncols, lo=1, hi=4)
+    if len(figsize) != 2:
+        raise ValueError(f"figsize must be (width, height), got {figsize!r}")
+    for v in figsize:
+        check_real("figsize", v, lo=0.0, lo_open=True, hi=30.0)
+
+    def one(kwargs):
+        fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        draw(fig.add_subplot() if ncols == 1 else fig.subplots(1, ncols), **kwargs)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+
+    names = list(values)
+    if len(names) == 1:
+        return [one({names[0]: v}) for v in values[names[0]]]
+    return [[one({names[0]: a, names[1]: b}) for b in values[names[1]]] for a in values[names[0]]]
+
+
+def _labels(name, values, fmt):
+    labels = [fmt.format(v) if isinstance(fmt, str) else fmt(v) for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels of {name} must be distinct, got {labels}; pass a finer fmt")
+    return labels
+
+
+def _check_frames(name, frames, n):
+    if len(frames) != n:
+        raise ValueError(f"{name} has {len(frames)} frames for {n} values; give one per value")
+    for f in frames:
+        if not isinstance(f, (bytes, bytearray)) or not bytes(f[:8]) == _PNG_SIGNATURE:
+            raise ValueError(f"{name} must hold PNG bytes (see render_frames)")
+
+
+def _slider(values, description, index, fmt):
+    import ipywidgets as w
+
+    labels = _labels(description, values, fmt)
+    index = check_int(f"index of {description}", index, lo=0, hi=len(values) - 1)
+    return w.SelectionSlider(options=list(zip(labels, range(len(values)))), index=index,
+                             description=description, continuous_update=True,
+                             style={"description_width": "initial"},
+                             layout=w.Layout(width="100%", max_width="32rem"))
+
+
+def _stack(frames, index):
+    import ipywidgets as w
+
+    images = [w.Image(value=bytes(f), format="png",
+                      layout=w.Layout(max_width="100%", height="auto")) for f in frames]
+    return w.Stack(images, selected_index=index)
+
+
+def frame_slider(frames, values, description="value", index=0, fmt="{:g}"):
+    r"""A slider that works without a kernel: pre-rendered frames, switched in the browser.
+
+    A ``SelectionSlider`` over ``values`` and a ``Stack`` of ``Image`` widgets, one per frame,
+    joined by ``jslink`` (slider ``index`` to stack ``selected_index``). The link runs in the
+    browser from the widget state MyST-NB embeds in the page, so the slider works in the
+    static book; in JupyterLab it works too, with or without a running kernel.
+
+    Parameters
+    ----------
+    frames : sequence of bytes
+        PNG images (for example from :func:`render_frames`), one per value.
+    values : sequence
+        The parameter values the frames show, in slider order (``len(values) == len(frames)``).
+    description : str
+        The slider's label.
+    index : int
+        The frame shown first, ``0 <= index < len(values)``.
+    fmt : str or callable
+        Formats a value into its label (``"{:g}"``); labels must be distinct.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``children == (slider, stack)``, with the CSS class :data:`FRAME_PANEL_CLASS`; its
+        ``link`` attribute holds the ``jslink``.
+
+    Raises
+    ------
+    ValueError
+        If the frames are not PNG bytes, their number differs from ``len(values)``, labels
+        repeat, or ``index`` is out of range.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> f = render_frames(lambda ax, a: ax.plot([0, a]), a=[1, 2])
+    >>> box = frame_slider(f, [1, 2], description="a", index=1)
+    >>> box.children[0].label, box.children[1].selected_index
+    ('2', 1)
+    """
+    import ipywidgets as w
+
+    if len(values) == 0:
+        raise ValueError("values must be a non-empty sequence")
+    _check_frames("frames", frames, len(values))
+    slider = _slider(values, description, index, fmt)
+    stack = _stack(frames, slider.index)
+    box = w.VBox([slider, stack])
+    box.link = w.jslink((slider, "index"), (stack, "selected_index"))
+    box.add_class(FRAME_PANEL_CLASS)
+    return box
+
+
+def frame_grid(frames, values, descriptions=("a", "b"), index=(0, 0), fmt="{:g}"):
+    r"""Two kernel-free sliders over a grid of pre-rendered frames (for example γ × η).
+
+    ``frames[i][j]`` shows ``values[0][i]`` and ``values[1][j]``. An outer ``Stack`` holds one
+    inner ``Stack`` per row; the first slider's ``index`` is linked to the outer stack, the
+    second slider's to every inner stack. So the browser shows frame ``[i][j]`` for slider
+    positions ``(i, j)``, with nothing but ``jslink``.
+
+    Parameters
+    ----------
+    frames : sequence of sequence of bytes
+        PNG images, ``len(values[0])`` rows of ``len(values[1])`` (see :func:`render_frames`).
+    values : pair of sequences
+        The values of the first (row) and second (column) parameter.
+    descriptions : pair of str
+        The sliders' labels.
+    index : pair of int
+        The frame shown first.
+    fmt : str or callable
+        Formats a value into its label; labels must be distinct per slider.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``children == (slider_row, slider_col, outer_stack)``, CSS class
+        :data:`FRAME_PANEL_CLASS`; its ``links`` attribute holds the ``jslink`` objects.
+
+    Raises
+    ------
+    ValueError
+        If the grid's shape differs from the values', a frame is not PNG, labels repeat, or
+        an index is out of range.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> f = render_frames(lambda ax, a, b: ax.plot([a, b]), a=[0, 1], b=[1, 2, 3])
+    >>> box = frame_grid(f, ([0, 1], [1, 2, 3]), descriptions=("a", "b"), index=(1, 2))
+    >>> outer = box.children[2]
+    >>> outer.selected_index, outer.children[1].selected_index, len(box.links)
+    (1, 2, 3)
+    """
+    import ipywidgets as w
+
+    if len(values) != 2 or len(descriptions) != 2 or len(index) != 2:
+        raise ValueError("values, descriptions and index must each be a pair (row, column)")
+    rows, cols = values
+    if len(rows) == 0 or len(cols) == 0:
+        raise ValueError("values must be two non-empty sequences")
+    if len(frames) != len(rows):
+        raise ValueError(f"frames has {len(frames)} rows for {len(rows)} values of "
+                         f"{descriptions[0]}")
+    for i, row in enumerate(frames):
+        _check_frames(f"frames[{i}]", row, len(cols))
+    s_row = _slider(rows, descriptions[0], index[0], fmt)
+    s_col = _slider(cols, descriptions[1], index[1], fmt)
+    inner = [_stack(row, s_col.index) for row in frames]
+    outer = w.Stack(inner, selected_index=s_row.index)
+    box = w.VBox([s_row, s_col, outer])
+    box.links = [w.jslink((s_row, "index"), (outer, "selected_index"))]
+    box.links += [w.jslink((s_col, "index"), (st, "selected_index")) for st in inner]
+    box.add_class(FRAME_PANEL_CLASS)
+    return box
+
+
+__all__ += ["FRAME_PANEL_CLASS", "frame_grid", "frame_slider", "render_frames"]

@@ -74,3 +74,130 @@ def test_slider_panel_raises_when_its_first_draw_fails():
     box = slider_panel(lambda ax, a: ax.plot([0, a]), a=widgets.FloatSlider(value=1.0))
     assert len(box.children) == 2
     plt.close("all")
+
+
+# --- kernel-free sliders: pre-rendered frames switched by jslink --------------------------------
+import io  # noqa: E402
+import json  # noqa: E402
+
+import ipywidgets  # noqa: E402
+from ipywidgets.embed import embed_data  # noqa: E402
+from PIL import Image as PILImage  # noqa: E402
+
+from mmlib.widgets import FRAME_PANEL_CLASS, frame_grid, frame_slider, render_frames  # noqa: E402
+
+
+def _draw_level(ax, a, b=0.0):
+    ax.axhline(a + b, color="k", lw=8)
+    ax.set_ylim(-1, 5)
+    ax.set_axis_off()
+
+
+def _dark_row(png):
+    """Pixel row of the thick black line, read back from the PNG itself."""
+    img = np.asarray(PILImage.open(io.BytesIO(png)).convert("L"), dtype=float)
+    return int(np.argmin(img.mean(axis=1)))
+
+
+def test_render_frames_draws_each_value_into_its_own_png():
+    frames = render_frames(_draw_level, figsize=(2.0, 3.0), dpi=50, a=[0.0, 2.0, 4.0])
+    sizes = {PILImage.open(io.BytesIO(f)).size for f in frames}
+    assert sizes == {(100, 150)}  # figsize * dpi
+    rows = [_dark_row(f) for f in frames]
+    # y = 0, 2, 4 on ylim (-1, 5): the line climbs by a third of the height per step
+    assert rows[0] > rows[1] > rows[2]
+    np.testing.assert_allclose(np.diff(rows), -150 * 2 / 6, atol=3)
+    assert render_frames(_draw_level, figsize=(2.0, 3.0), dpi=50, a=[2.0])[0] == frames[1]
+
+
+def test_render_frames_grid_is_row_major_in_the_first_parameter():
+    grid = render_frames(_draw_level, figsize=(1.0, 3.0), dpi=40, a=[0.0, 3.0], b=[0.0, 1.0, 2.0])
+    assert [len(r) for r in grid] == [3, 3]
+    rows = np.array([[_dark_row(f) for f in r] for r in grid])
+    level = np.add.outer([0.0, 3.0], [0.0, 1.0, 2.0])
+    assert np.array_equal(np.argsort(-rows, axis=None), np.argsort(level, axis=None, kind="stable"))
+
+
+def _links(state, *sources):
+    """The LinkModels of an embedded state whose source is one of ``sources`` (the state holds
+    every live widget, as a notebook's saved state does)."""
+    ids = {f"IPY_MODEL_{w.model_id}" for w in sources}
+    return [m["state"] for m in state.values()
+            if m["model_name"] == "LinkModel" and m["state"]["source"][0] in ids]
+
+
+def test_frame_slider_links_the_slider_index_to_the_stack_in_the_embedded_state():
+    frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0, 2.0])
+    box = frame_slider(frames, [0.0, 1.0, 2.0], description="a", index=2)
+    slider, stack = box.children
+    assert FRAME_PANEL_CLASS in box._dom_classes
+    assert slider.options == (("0", 0), ("1", 1), ("2", 2)) and slider.index == 2
+    assert [im.value for im in stack.children] == frames and stack.selected_index == 2
+    # What the static page receives: the link is a model of its own, joining the two ids.
+    state = embed_data(views=[box])["manager_state"]["state"]
+    (link,) = _links(state, slider)
+    assert link["source"] == [f"IPY_MODEL_{slider.model_id}", "index"]
+    assert link["target"] == [f"IPY_MODEL_{stack.model_id}", "selected_index"]
+    json.dumps(state)  # embeddable as it is
+
+
+def test_frame_grid_shows_frame_ij_for_slider_positions_ij():
+    rows, cols = [0.0, 1.0], [0.0, 0.5, 1.5]
+    frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=rows, b=cols)
+    box = frame_grid(frames, (rows, cols), descriptions=("a", "b"), index=(1, 0))
+    s_row, s_col, outer = box.children
+    state = embed_data(views=[box])["manager_state"]["state"]
+    links = {(tuple(m["source"]), tuple(m["target"])) for m in _links(state, s_row, s_col)}
+    row_link = ((f"IPY_MODEL_{s_row.model_id}", "index"),
+                (f"IPY_MODEL_{outer.model_id}", "selected_index"))
+    col_links = {((f"IPY_MODEL_{s_col.model_id}", "index"),
+                  (f"IPY_MODEL_{st.model_id}", "selected_index")) for st in outer.children}
+    assert links == {row_link} | col_links
+    # Follow the links by hand, for every slider position: the visible image is frames[i][j].
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            shown = outer.children[i].children[j]
+            assert shown.value == frames[i][j]
+    assert outer.selected_index == 1 and all(st.selected_index == 0 for st in outer.children)
+
+
+def test_frame_sliders_work_in_python_too():
+    frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0])
+    box = frame_slider(frames, [0.0, 1.0])
+    # jslink has no kernel side; a kernel-side link with the same ends behaves the same way.
+    ipywidgets.link((box.children[0], "index"), (box.children[1], "selected_index"))
+    box.children[0].index = 1
+    assert box.children[1].selected_index == 1
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda f: frame_slider(f, [0.0]), "2 frames for 1 values"),
+    (lambda f: frame_slider([b"GIF89a", f[1]], [0.0, 1.0]), "PNG"),
+    (lambda f: frame_slider(f, [1.0, 1.0000001]), "distinct"),
+    (lambda f: frame_slider(f, [0.0, 1.0], index=2), "index"),
+    (lambda f: frame_slider(f, []), "non-empty"),
+    (lambda f: frame_grid([f], ([0.0], [0.0])), "1 values"),
+    (lambda f: frame_grid([f, f], ([0.0], [0.0, 1.0])), "2 rows for 1 values"),
+    (lambda f: frame_grid([f], ([0.0], [0.0, 1.0]), index=(0, 5)), "index"),
+    (lambda f: render_frames(_draw_level), "one or two"),
+    (lambda f: render_frames(_draw_level, a=[]), "non-empty"),
+    (lambda f: render_frames(_draw_level, dpi=5, a=[0.0]), "dpi"),
+])
+def test_frame_slider_bad_input(call, match):
+    frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0])
+    with pytest.raises(ValueError, match=match):
+        call(frames)
+
+
+def test_render_frames_passes_ncols_axes_side_by_side():
+    seen = []
+
+    def draw(axes, a):
+        seen.append(len(axes))
+        for ax in axes:
+            _draw_level(ax, a)
+
+    (png,) = render_frames(draw, figsize=(4.0, 1.0), dpi=25, ncols=2, a=[1.0])
+    assert seen == [2] and PILImage.open(io.BytesIO(png)).size == (100, 25)
+    with pytest.raises(ValueError, match="ncols"):
+        render_frames(draw, ncols=9, a=[1.0])
