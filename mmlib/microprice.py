@@ -82,7 +82,8 @@ class MicroChain:
             raise ValueError("P must be finite and non-negative")
         rows = P.sum(axis=(1, 2))
         if np.any(np.abs(rows - 1.0) > 1e-9):
-            raise ValueError(f"every P[x] must sum to 1, worst row sums to {rows[np.argmax(np.abs(rows - 1))]:.12g}")
+            worst = rows[np.argmax(np.abs(rows - 1))]
+            raise ValueError(f"every P[x] must sum to 1, worst row sums to {worst:.12g}")
         for name, val in (("P", P), ("moves", moves), ("spreads", spreads), ("n_imb", n_imb)):
             object.__setattr__(self, name, val)
 

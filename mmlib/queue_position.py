@@ -80,7 +80,8 @@ def queue_fill_stats(n_max, mu, nu, theta=0.0):
     .. math::
 
         P_n = \frac{d_n}{r_n} P_{n-1},\quad
-        \mathbb E[\tau\,1_{\rm fill}]_n = \frac{P_n}{r_n} + \frac{d_n}{r_n}\mathbb E[\tau\,1_{\rm fill}]_{n-1},\quad
+        \mathbb E[\tau\,1_{\rm fill}]_n = \frac{P_n}{r_n}
+            + \frac{d_n}{r_n}\mathbb E[\tau\,1_{\rm fill}]_{n-1},\quad
         \mathbb E[\tau]_n = \frac1{r_n} + \frac{d_n}{r_n}\mathbb E[\tau]_{n-1},
 
     from :math:`P_{-1} = 1` and zero times. Without cancellations and with constant rates,

@@ -326,7 +326,6 @@ def _small_mf(n_steps=40):
 
 
 def _generator(down, up):
-    n = down.size
     Q = np.diag(up[:-1], 1) + np.diag(down[1:], -1)
     return Q - np.diag(Q.sum(axis=1))
 

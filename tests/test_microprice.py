@@ -207,7 +207,6 @@ def test_quoting_adverse_selection_matches_exact_expectation():
 
 
 def test_quoting_accounting_by_hand():
-    ch = reset_chain(np.array([0.2, 0.3]), np.array([0.3, 0.2]))
     states = np.array([[0, 1, 1, 0]])
     dmid = np.array([[1.0, 0.0, -1.0]])
     mid = np.array([[0.0, 1.0, 1.0, 0.0]])
