@@ -404,6 +404,12 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     else:
         V = _step_schemes(params, n_steps, method, delta_bounds)
     V[-1] = -params.gamma * params.x**2
+    if not np.all(np.isfinite(V)) or not np.isfinite(1.0 / params.k):
+        raise ValueError(
+            f"the value function is not representable in floating point for k={params.k:.3g} "
+            "(V = log(w) / k and the quotes 1/k - dV overflow); rescale the price unit so "
+            "that k is of order one"
+        )
     db, da = optimal_quotes(V, params.k, delta_bounds)
     ones = np.full(n_steps + 1, params.A)
     return HJBSolution(

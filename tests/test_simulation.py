@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from mmlib.avellaneda_stoikov import ASParams, article_params, solve_glft
-from mmlib.hjb import solve_hjb
-from mmlib.simulation import (
+from mmlib import (
     ASInventoryPolicy,
+    ASParams,
     ASSymmetricPolicy,
     ConstantPolicy,
     GLFTPolicy,
     HJBPolicy,
     MarketParams,
+    article_params,
     mc_stats,
     simulate,
+    solve_glft,
+    solve_hjb,
 )
 
 PAPER = ASParams(sigma=2.0, A=140.0, k=1.5, risk_aversion=0.1, T=1.0)
