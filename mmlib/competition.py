@@ -698,7 +698,7 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     n_makers : int
         Crowd size :math:`N`, ``>= 1``.
     n_paths : int
-        Independent crowds, ``>= 1`` (memory limit: see Raises).
+        Independent crowds, ``>= 1`` (memory within ``mmlib.limits.MAX_BYTES``).
     rng : None, int or numpy.random.Generator
     record : bool
         Also return every maker's inventory path (int32, ``4 * n_steps * n_makers * n_paths`` bytes).

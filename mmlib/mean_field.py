@@ -200,8 +200,9 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         For an invalid argument; before anything is allocated, for ``n_steps``
         above ``mmlib.limits.MAX_STEPS`` or a working memory above
         ``mmlib.limits.MAX_BYTES`` (default 4 GiB): one dense propagator per
-        step, about :math:`8\,(4Nn^2 + 20n^2 + 8(N+1)n)` bytes with
-        :math:`n = 2x_{\max}+1` (measured peak: 1.4--2.1 :math:`\times 8Nn^2`).
+        step and the series' sector matrices, about
+        :math:`8\,(4Nn^2 + 20n^2 + 8(N+1)n + 4\min(2n+2, 100)^2 n)` bytes
+        with :math:`n = 2x_{\max}+1`.
 
     Notes
     -----
@@ -229,9 +230,10 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     rho0 = check_distribution("rho0", rho0, params.n_states)
     n_steps = check_int("n_steps", n_steps, lo=1)
     limits.check_steps(f"n_steps={n_steps:,}", n_steps, "use fewer time steps")
+    ns = params.n_states
     limits.check_memory(f"x_max={params.x_max:,} with n_steps={n_steps:,}",
-                        limits.dense_solver_bytes(params.n_states, n_steps)
-                        + 32.0 * n_steps * params.n_states**2,
+                        limits.dense_solver_bytes(ns, n_steps) + 32.0 * n_steps * ns**2
+                        + 32.0 * min(2 * ns + 2, 100) ** 2 * ns,
                         "use a smaller x_max or fewer time steps")
     damping = check_real("damping", damping, lo=0.0, hi=1.0, lo_open=True)
     tol = check_real("tol", tol, lo=0.0, lo_open=True)
