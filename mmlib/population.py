@@ -165,7 +165,7 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
         # probabilities below 1e-18 of their row are irrelevant to a distribution
         P = _metzler.expm_metzler(down[:-1, 1:], -out[:-1], up[:-1, :-1], h, floor=1e-18)
         P /= P.sum(axis=-1, keepdims=True)  # rows of a transition matrix sum to 1: remove drift
-        for i in range(N):
+        for i in limits.steps(N, "evolve_population", work=float(N) * n * n):
             np.dot(rho[i], P[i], out=rho[i + 1])
             # masses below 1e-250 would turn into slow subnormals; they are not resolved
             rho[i + 1][rho[i + 1] < 1e-250] = 0.0

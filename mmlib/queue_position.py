@@ -204,7 +204,8 @@ def simulate_queue(n, mu, nu, theta=0.0, *, n_paths=10_000, rng=None):
     time = np.zeros(n_paths)
     alive = np.ones(n_paths, dtype=bool)
     filled = np.zeros(n_paths, dtype=bool)
-    for step, j in enumerate(range(n, -1, -1)):  # every live path has j ahead at this round
+    for step in limits.steps(n + 1, "simulate_queue", work=float(n + 1) * n_paths):
+        j = n - step  # every live path has j ahead at this round
         time[alive] += e[step, alive] / r[j]
         moved_away = alive & (u[step] >= d[j] / r[j])
         alive &= ~moved_away
