@@ -47,10 +47,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from ._propagator import solve_logw
 from ._validation import check_int, check_real
 from .hjb import solve_hjb
-from .model import ModelParams, Quotes
+from .model import _X_MAX_LIMIT, ModelParams, Quotes
 
 __all__ = [
     "ASParams",
@@ -404,7 +405,8 @@ def article_params(params, x_max, gamma=0.0):
     ----------
     params : ASParams
     x_max : int
-        Inventory bound of the article's grid, ``1 <= x_max <= 5000``.
+        Inventory bound of the article's grid, ``1 <= x_max <= 500`` (the bound of
+        :class:`~mmlib.model.ModelParams`).
     gamma : float
         Terminal penalty of the article's model (``>= 0``; default 0, as the
         CARA problem has none).
@@ -445,9 +447,11 @@ def solve_glft(params, x_max, n_steps):
     ----------
     params : ASParams
     x_max : int
-        Inventory bound :math:`Q`, ``1 <= x_max <= 5000``.
+        Inventory bound :math:`Q`, ``1 <= x_max <= 500`` (the dense propagator's
+        time grows like :math:`x_{\max}^3`, as for :func:`mmlib.solve_hjb`).
     n_steps : int
-        Number of time steps of the reporting grid, ``>= 1``.
+        Number of time steps of the reporting grid,
+        ``1 <= n_steps <= mmlib.limits.MAX_STEPS`` (default 10,000,000).
 
     Returns
     -------
@@ -456,7 +460,10 @@ def solve_glft(params, x_max, n_steps):
     Raises
     ------
     ValueError
-        For an invalid argument.
+        For an invalid argument; before anything is allocated, for
+        ``n_steps`` above ``mmlib.limits.MAX_STEPS`` or a working memory
+        (:func:`mmlib.limits.dense_solver_bytes`) above
+        ``mmlib.limits.MAX_BYTES``.
 
     References
     ----------
@@ -473,8 +480,12 @@ def solve_glft(params, x_max, n_steps):
     True
     """
     _check_params(params)
-    x_max = check_int("x_max", x_max, lo=1, hi=5000)
-    n_steps = check_int("n_steps", n_steps, lo=1, hi=10_000_000)
+    x_max = check_int("x_max", x_max, lo=1, hi=_X_MAX_LIMIT)
+    n_steps = check_int("n_steps", n_steps, lo=1)
+    limits.check_steps(f"n_steps={n_steps:,}", n_steps, "use fewer time steps")
+    limits.check_memory(f"x_max={x_max:,} with n_steps={n_steps:,}",
+                        limits.dense_solver_bytes(2 * x_max + 1, n_steps),
+                        "use a smaller x_max or fewer time steps")
     alpha, beta = glft_coefficients(params)
     # The article's w-system with A' = e*beta, eta = psi sigma^2 / 2 (so k*eta = alpha),
     # gamma = 0 is exactly the GLFT system: reuse its exact propagator.

@@ -423,10 +423,17 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
     ------
     ValueError
         For an empty or non-callable policy list, a policy returning anything
-        but two arrays of shape ``(n_paths,)``, an unknown ``tie_break``, a
+        but two arrays of shape ``(n_paths,)``, a policy bidding strictly above
+        its own ask (the message names the first step, path and maker; the
+        check is on the policy's quotes, before ``quote_noise`` and ``tick``,
+        so noise wider than a tight spread may still cross, and such quotes
+        are matched side by side as posted), an unknown ``tie_break``, a
         tick that is not positive, a negative ``quote_noise``, a linear fill
         model, a table policy (GLFT, HJB) under ``"pro_rata"`` (fractional
-        inventories), or non-finite accounting.
+        inventories), or non-finite accounting. Before anything is allocated:
+        for ``market.n_steps`` above ``mmlib.limits.MAX_STEPS``, or memory
+        above ``mmlib.limits.MAX_BYTES``, about
+        ``8 * n_makers * n_paths * (32 + 7 * (n_steps + 1) * record)`` bytes.
 
     Notes
     -----
@@ -542,10 +549,18 @@ def _run(pols, m, P, tie_break, tick, noise, rng, record):
         for name in ("bid", "ask", "bid_fill", "ask_fill"):
             rec[name] = np.empty((N, n, P))
         rec["s"][0], rec["x"][0], rec["cash"][0] = s, 0.0, 0.0
-    for step in range(N):
+    for step in limits.steps(N, "simulate_competition", work=float(N) * n * P):
         t = step * dt
         for i, pol in enumerate(pols):
             bid[i], ask[i] = _maker_quotes(i, pol, t, s, x[i], P)
+        crossed = bid > ask  # NaN (not quoted) never crosses
+        if crossed.any():
+            i, p = (int(v) for v in np.argwhere(crossed)[0])
+            raise ValueError(
+                f"crossed quotes at step {step} (t={t:.6g}), path {p}: policies[{i}] bids "
+                f"{bid[i, p]:.6g} above its ask {ask[i, p]:.6g}; simulate_competition refuses "
+                "a bid above its own ask (the maker would trade with itself); a bid equal to "
+                "the ask is allowed")
         if noise > 0:
             bid -= rng.uniform(-noise, noise, (n, P))
             ask += rng.uniform(-noise, noise, (n, P))
@@ -683,7 +698,7 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     n_makers : int
         Crowd size :math:`N`, ``>= 1``.
     n_paths : int
-        Independent crowds, ``>= 1``; ``n_makers * n_paths <= 20_000_000``.
+        Independent crowds, ``>= 1`` (memory within ``mmlib.limits.MAX_BYTES``).
     rng : None, int or numpy.random.Generator
     record : bool
         Also return every maker's inventory path (int32, ``4 * n_steps * n_makers * n_paths`` bytes).
@@ -695,7 +710,11 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     Raises
     ------
     ValueError
-        If ``solution`` is not a :class:`mmlib.MeanFieldSolution` or a size is out of range.
+        If ``solution`` is not a :class:`mmlib.MeanFieldSolution` or a size is out
+        of range; before anything is allocated, for memory above
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB), about
+        ``8 * (10 * n_makers * n_paths + 2 * n_paths * (n_steps + 1))`` bytes plus
+        ``4 * (n_steps + 1) * n_makers * n_paths`` with ``record=True``.
 
     Notes
     -----
@@ -730,9 +749,8 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
         raise ValueError(f"solution must be a MeanFieldSolution, got {type(solution).__name__}")
     n_makers = check_int("n_makers", n_makers, lo=1)
     n_paths = check_int("n_paths", n_paths, lo=1)
-    if n_makers * n_paths > 20_000_000:
-        raise ValueError(f"n_makers * n_paths must be <= 20_000_000, got {n_makers * n_paths}")
     M, N1 = n_makers * n_paths, solution.n_steps + 1
+    limits.check_steps(f"a solution with n_steps={N1 - 1:,}", N1 - 1, "solve on fewer time steps")
     need = 8.0 * (10 * M + 2 * n_paths * N1) + (4.0 * N1 * M if record else 0.0)
     limits.check_memory(f"{n_makers} makers x {n_paths:,} paths"
                         + (f" x {N1:,} recorded steps" if record else ""), need,
@@ -753,7 +771,7 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     avg_a = np.empty((n_paths, N + 1))
     avg_b = np.empty((n_paths, N + 1))
     X = np.empty((N + 1, n_paths, n_makers), dtype=np.int32) if record else None
-    for n in range(N + 1):
+    for n in limits.steps(N + 1, "simulate_finite_crowd", work=float(N) * M):
         avg_a[:, n] = _crowd_average(da[n], idx, idx > 0, da[n, 1])
         avg_b[:, n] = _crowd_average(db[n], idx, idx < ns - 1, db[n, ns - 2])
         if record:

@@ -85,7 +85,7 @@ def boundary_mass_mc(X, x_max):
     return m, np.sqrt(m * (1.0 - m) / a.shape[1])
 
 
-def choose_x_max(mass_of, tol=1e-6, start=2, limit=5000):
+def choose_x_max(mass_of, tol=1e-6, start=2, limit=500):
     r"""Smallest bound :math:`Q` (doubling, then bisecting) with boundary mass at most ``tol``.
 
     Parameters
@@ -100,7 +100,8 @@ def choose_x_max(mass_of, tol=1e-6, start=2, limit=5000):
     start : int
         First bound tried, ``>= 1``.
     limit : int
-        Largest bound tried, ``>= start``.
+        Largest bound tried, ``>= start``; default 500, the largest ``x_max``
+        that :class:`~mmlib.model.ModelParams` accepts (see :mod:`mmlib.limits`).
 
     Returns
     -------

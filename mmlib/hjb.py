@@ -32,13 +32,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from ._propagator import solve_logw
 from ._validation import check_choice, check_int, check_real
 from .model import ModelParams, Quotes
 
 __all__ = ["HJBSolution", "solve_hjb", "optimal_quotes", "hamiltonian", "min_stable_steps"]
 
-_MAX_N_STEPS = 10_000_000
+def _check_size(params, n_steps):
+    """Refuse, before allocating, a grid that exceeds :mod:`mmlib.limits`."""
+    limits.check_steps(f"n_steps={n_steps:,}", n_steps, "use fewer time steps")
+    limits.check_memory(
+        f"x_max={params.x_max:,} with n_steps={n_steps:,}",
+        limits.dense_solver_bytes(params.n_states, n_steps),
+        "use a smaller x_max or fewer time steps")
 
 
 @dataclass(frozen=True)
@@ -253,13 +260,13 @@ def min_stable_steps(params, method="explicit", delta_bounds=None):
     Returns
     -------
     int
-        The smallest stable number of steps (at most ``10_000_000``).
+        The smallest stable number of steps (at most ``mmlib.limits.MAX_STEPS``).
 
     Raises
     ------
     ValueError
         For an invalid argument, or rates so large (overflowing, or needing
-        more than ``10_000_000`` steps) that no step count meets the bound.
+        more than ``mmlib.limits.MAX_STEPS`` steps) that no step count meets the bound.
 
     References
     ----------
@@ -293,10 +300,12 @@ def min_stable_steps(params, method="explicit", delta_bounds=None):
         n = max(n + 1, int(np.ceil(params.T * rate / factor)))
         while not _meets_bound(params, n, rate, factor):  # rounding of the ceiling
             n += 1
-        if n > _MAX_N_STEPS:
+        if (n > limits.MAX_STEPS
+                or limits.dense_solver_bytes(params.n_states, n) > limits.MAX_BYTES):
             break
     raise ValueError(
-        f"{method} scheme: no n_steps <= {_MAX_N_STEPS} meets the monotonicity bound (the "
+        f"{method} scheme: no n_steps <= {limits.MAX_STEPS:,} (mmlib.limits.MAX_STEPS, within "
+        "mmlib.limits.MAX_BYTES) meets the monotonicity bound (the "
         "optimal fill rates near T are too large); use method='exact'"
     )
 
@@ -347,7 +356,8 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     ----------
     params : ModelParams
     n_steps : int
-        Number of time steps, ``1 <= n_steps <= 10_000_000``.
+        Number of time steps, ``1 <= n_steps <= mmlib.limits.MAX_STEPS``
+        (default 10,000,000).
     method : {"exact", "explicit", "rk4"}
         ``"exact"``: the linear system for :math:`w=e^{kV}`, propagated with
         entrywise-accurate exponentials (exact on the grid up to rounding, in
@@ -372,7 +382,20 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
         For an invalid argument, an unstable step of a time-stepping scheme
         (the message gives the smallest stable ``n_steps`` for the rates of
         this grid; :func:`min_stable_steps` gives the one for its own grid), or
-        ``delta_bounds`` with ``method="exact"``.
+        ``delta_bounds`` with ``method="exact"``. Also, before anything is
+        allocated, for ``n_steps`` above ``mmlib.limits.MAX_STEPS`` or a grid
+        whose working memory, about
+        :math:`8\,(20\,n^2 + 8\,(N+1)\,n)` bytes with :math:`n = 2x_{\max}+1`
+        (:func:`mmlib.limits.dense_solver_bytes`), exceeds
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB); the message names
+        ``x_max``, ``n_steps``, the need and the limit.
+
+    Notes
+    -----
+    The propagator is held as a dense :math:`n\times n` matrix, so the cost
+    grows like :math:`n^3`: measured on the book's 2-core machine, about 2 s
+    at ``x_max=100`` and 15 s at ``x_max=200`` (log-space path); this is why
+    :class:`~mmlib.model.ModelParams` caps ``x_max`` at 500.
 
     References
     ----------
@@ -390,9 +413,10 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     """
     if not isinstance(params, ModelParams):
         raise ValueError(f"params must be a ModelParams, got {type(params).__name__}")
-    n_steps = check_int("n_steps", n_steps, lo=1, hi=_MAX_N_STEPS)
+    n_steps = check_int("n_steps", n_steps, lo=1)
     check_choice("method", method, {"exact", "explicit", "rk4"})
     delta_bounds = _check_bounds(delta_bounds)
+    _check_size(params, n_steps)
     if method == "exact":
         if delta_bounds is not None:
             raise ValueError(

@@ -22,10 +22,29 @@ Both are read at call time, so a change applies to every later call.
     (about a minute of a single-path simulation).
 
 The book's chapter *Failure regimes* shows these limits at work.
+
+Where the limits apply (each function's "Raises" section gives its estimate):
+:func:`mmlib.solve_hjb`, :func:`mmlib.solve_mean_field`, :func:`mmlib.solve_glft`
+(dense propagators, :func:`dense_solver_bytes`), :func:`mmlib.evolve_population`,
+:func:`mmlib.simulate_inventory`, :func:`mmlib.simulate`,
+:func:`mmlib.simulate_competition`, :func:`mmlib.simulate_finite_crowd`,
+:func:`mmlib.sweep` (grid size), and the microstructure simulators
+:func:`mmlib.microprice.simulate_chain`, :func:`mmlib.microprice.simulate_quoting`
+and :func:`mmlib.queue_position.simulate_queue`.
+
+Long loops show a tqdm progress bar in interactive use (a terminal or a
+Jupyter session) and stay silent in a headless book build; the environment
+variable ``MMLIB_PROGRESS=0/1`` overrides that guess (:func:`show_progress`).
+Ctrl-C (``KeyboardInterrupt``) stops them: the bar is closed, the exception
+propagates, and no partial result is returned.
 """
 from __future__ import annotations
 
-__all__ = ["MAX_BYTES", "MAX_STEPS", "check_memory", "check_steps", "format_bytes"]
+import os
+import sys
+
+__all__ = ["MAX_BYTES", "MAX_STEPS", "check_memory", "check_steps", "format_bytes",
+           "dense_solver_bytes", "show_progress", "progress_bar", "steps", "PROGRESS_MIN_WORK"]
 
 MAX_BYTES = 4 * 2**30  # bytes one call may allocate for its arrays (raise to allow more)
 MAX_STEPS = 10_000_000  # time steps one call may loop over (raise to allow more)
@@ -70,10 +89,10 @@ def check_memory(what, need, hint=""):
     Examples
     --------
     >>> check_memory("n_paths=10", 80)
-    >>> check_memory("n_paths=1,000,000,000", 8e9, "simulate fewer paths")
+    >>> check_memory("n_paths=1,000,000,000", 8e9, "simulate fewer paths")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: n_paths=1,000,000,000 needs 7.5 GiB; the limit is 4.0 GiB (raise it with mmlib.limits.MAX_BYTES = ...); simulate fewer paths
+    ValueError: n_paths=1,000,000,000 needs 7.5 GiB; the limit is 4.0 GiB (raise it with ...
     """
     limit = MAX_BYTES
     if need > limit:
@@ -102,13 +121,125 @@ def check_steps(what, n_steps, hint=""):
     Examples
     --------
     >>> check_steps("n_steps=1000", 1000)
-    >>> check_steps("T=1.0, dt=1e-09", 1e9, "use a larger dt")
+    >>> check_steps("T=1.0, dt=1e-09", 1e9, "use a larger dt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: T=1.0, dt=1e-09 means 1,000,000,000 time steps; the limit is 10,000,000 (raise it with mmlib.limits.MAX_STEPS = ...); use a larger dt
+    ValueError: T=1.0, dt=1e-09 means 1,000,000,000 time steps; the limit is 10,000,000 ...
     """
     limit = MAX_STEPS
     if n_steps > limit:
         msg = (f"{what} means {int(n_steps):,} time steps; the limit is {limit:,} "
                "(raise it with mmlib.limits.MAX_STEPS = ...)")
         raise ValueError(msg + (f"; {hint}" if hint else ""))
+
+
+def dense_solver_bytes(n_states, n_steps, n_matrices=1):
+    r"""Working memory of the dense exact propagators (HJB, mean field, GLFT).
+
+    The exact solvers hold :math:`e^{hM}` for the :math:`n\times n` tridiagonal
+    generator :math:`M` as a dense matrix, with about twenty :math:`n\times n`
+    temporaries while it is computed (Taylor terms, squarings, log-space
+    stacks), and about eight arrays of shape ``(n_steps+1, n)`` for the value
+    function, its logarithm, the quotes and the sweep's blocks:
+
+    .. math:: \text{bytes} \approx 8\,\big(20\,m\,n^2 + 8\,(N+1)\,n\big),
+
+    with :math:`m` the number of distinct propagators held at once (1 for a
+    constant generator, :math:`N` for one per step).
+
+    Examples
+    --------
+    >>> format_bytes(dense_solver_bytes(41, 1000))
+    '2.8 MiB'
+    """
+    n, N = float(n_states), float(n_steps)
+    return 8.0 * (20.0 * n_matrices * n * n + 8.0 * (N + 1.0) * n)
+
+
+#: Work (in path-steps, or state-steps) above which a loop shows a progress
+#: bar in interactive use: about a few seconds of compute.
+PROGRESS_MIN_WORK = 5e7
+
+
+def show_progress(progress=None, work=float("inf")):
+    """Whether to show a progress bar.
+
+    ``progress`` True/False forces it; ``None`` shows one only for ``work`` above
+    :data:`PROGRESS_MIN_WORK` and only in interactive use: a terminal or a
+    JupyterLab/Notebook session, never a headless book build (papermill,
+    nbclient and jupyter-book start kernels without a session name). The
+    environment variable ``MMLIB_PROGRESS=0/1`` overrides the guess.
+
+    Examples
+    --------
+    >>> show_progress(False), show_progress(True)
+    (False, True)
+    >>> show_progress(None, work=10)
+    False
+    """
+    if progress is not None:
+        if not isinstance(progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {progress!r}")
+        return progress
+    flag = os.environ.get("MMLIB_PROGRESS")
+    if flag is not None:
+        on = flag.strip().lower() not in ("0", "false", "no", "off", "")
+        return on and work > PROGRESS_MIN_WORK
+    if work <= PROGRESS_MIN_WORK:
+        return False
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty or "JPY_SESSION_NAME" in os.environ
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def progress_bar(total, desc, show):
+    """A tqdm bar of ``total`` steps if ``show``, else a silent stand-in.
+
+    Use it as a context manager, so that the bar is closed when the loop ends,
+    fails or is interrupted (Ctrl-C)::
+
+        with progress_bar(N, "simulate", show) as bar:
+            for n in range(N):
+                ...
+                bar.update()
+    """
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False, mininterval=0.5)
+
+
+def steps(n_steps, desc, work=float("inf"), progress=None):
+    """``range(n_steps)``, wrapped in a tqdm bar when :func:`show_progress` says so.
+
+    The loop of a simulator reads ``for n in limits.steps(N, "simulate", work):``.
+    Ctrl-C raises ``KeyboardInterrupt`` out of the loop, as without the bar;
+    the function it is in returns nothing.
+
+    Examples
+    --------
+    >>> steps(3, "demo", progress=False)
+    range(0, 3)
+    """
+    if not show_progress(progress, work):
+        return range(n_steps)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n_steps), desc=desc, unit="step", leave=False, mininterval=0.5)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _metzler
+from . import _metzler, limits
 from ._validation import check_distribution, check_int, check_real
 from ._propagator import LINEAR_LOG_RANGE as _LINEAR_LOG_RANGE
 from ._propagator import propagate_linear as _propagate_linear
@@ -175,7 +175,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     rho0 : array_like, shape (2*x_max+1,)
         Initial distribution of the crowd's inventories (non-negative, sums to 1).
     n_steps : int
-        Time steps, ``1 <= n_steps <= 1_000_000``.
+        Time steps, ``1 <= n_steps <= mmlib.limits.MAX_STEPS``.
     damping : float
         Relaxation weight :math:`\theta`, ``0 < damping <= 1``.
     tol : float
@@ -193,6 +193,16 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     MeanFieldSolution
         With ``converged=False`` (and a :class:`MeanFieldConvergenceWarning`)
         if the tolerance was not reached.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument; before anything is allocated, for ``n_steps``
+        above ``mmlib.limits.MAX_STEPS`` or a working memory above
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB): one dense propagator per
+        step and the series' sector matrices, about
+        :math:`8\,(4Nn^2 + 20n^2 + 8(N+1)n + 4\min(2n+2, 100)^2 n)` bytes
+        with :math:`n = 2x_{\max}+1`.
 
     Notes
     -----
@@ -218,7 +228,13 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     if not isinstance(params, ModelParams):
         raise ValueError(f"params must be a ModelParams, got {type(params).__name__}")
     rho0 = check_distribution("rho0", rho0, params.n_states)
-    n_steps = check_int("n_steps", n_steps, lo=1, hi=1_000_000)
+    n_steps = check_int("n_steps", n_steps, lo=1)
+    limits.check_steps(f"n_steps={n_steps:,}", n_steps, "use fewer time steps")
+    ns = params.n_states
+    limits.check_memory(f"x_max={params.x_max:,} with n_steps={n_steps:,}",
+                        limits.dense_solver_bytes(ns, n_steps) + 32.0 * n_steps * ns**2
+                        + 32.0 * min(2 * ns + 2, 100) ** 2 * ns,
+                        "use a smaller x_max or fewer time steps")
     damping = check_real("damping", damping, lo=0.0, hi=1.0, lo_open=True)
     tol = check_real("tol", tol, lo=0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, lo=1)

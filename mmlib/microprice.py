@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from ._validation import as_generator, check_int, check_real
 
 __all__ = [
@@ -247,7 +248,7 @@ def imbalance_spread_chain(n_imb=10, spreads=(1, 2), *, depletion=0.06, flow=0.2
     r = check_real("refill", refill, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     from scipy.stats import binom
 
-    I = (np.arange(n) + 0.5) / n
+    I = (np.arange(n) + 0.5) / n  # noqa: E741 (the imbalance, as in the paper)
     nu_up = binom.pmf(np.arange(n), n - 1, r)  # new imbalance after the mid rises
     nu_dn = nu_up[::-1]  # mirrored after a fall
     moves = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
@@ -300,7 +301,10 @@ def simulate_chain(chain, n_steps, n_paths=1, *, x0=None, rng=None):
     Raises
     ------
     ValueError
-        If an argument is out of range.
+        If an argument is out of range; before anything is allocated, for
+        ``n_steps`` above ``mmlib.limits.MAX_STEPS`` or memory above
+        ``mmlib.limits.MAX_BYTES``, about
+        ``8 * n_paths * (6 * n_steps + 2 * n_states * n_moves)`` bytes.
 
     Examples
     --------
@@ -312,8 +316,12 @@ def simulate_chain(chain, n_steps, n_paths=1, *, x0=None, rng=None):
         raise ValueError(f"chain must be a MicroChain, got {type(chain).__name__}")
     n_steps = check_int("n_steps", n_steps, lo=1)
     n_paths = check_int("n_paths", n_paths, lo=1)
-    rng = as_generator(rng)
     n, m = chain.n_states, chain.moves.size
+    limits.check_steps(f"n_steps={n_steps:,}", n_steps, "simulate fewer steps")
+    limits.check_memory(f"n_paths={n_paths:,} with n_steps={n_steps:,}",
+                        8.0 * n_paths * (6.0 * n_steps + 8.0 + 2.0 * n * m),
+                        "simulate fewer paths or steps")
+    rng = as_generator(rng)
     if x0 is None:
         x = rng.integers(0, n, size=n_paths)
     else:
@@ -324,7 +332,7 @@ def simulate_chain(chain, n_steps, n_paths=1, *, x0=None, rng=None):
     states = np.empty((n_paths, n_steps + 1), dtype=np.int64)
     moves_idx = np.empty((n_paths, n_steps), dtype=np.int64)
     states[:, 0] = x
-    for t in range(n_steps):
+    for t in limits.steps(n_steps, "simulate_chain", work=float(n_steps) * n_paths * n * m):
         cell = (u[t][:, None] >= cum[x]).sum(axis=1)
         moves_idx[:, t], x = np.divmod(cell, n)
         states[:, t + 1] = x
@@ -605,7 +613,9 @@ def simulate_quoting(sample, centre, fair, *, half_spread, A, k, horizon, rng=No
     Raises
     ------
     ValueError
-        If an argument is out of range or a shape disagrees.
+        If an argument is out of range or a shape disagrees; before anything
+        is allocated, for memory above ``mmlib.limits.MAX_BYTES``, about
+        ``8 * 16 * n_paths * (n_steps - horizon)`` bytes.
 
     Examples
     --------
@@ -629,8 +639,10 @@ def simulate_quoting(sample, centre, fair, *, half_spread, A, k, horizon, rng=No
     A = check_real("A", A, lo=0.0, lo_open=True)
     k = check_real("k", k, lo=0.0, lo_open=True)
     H = check_int("horizon", horizon, lo=1, hi=n_steps - 1)
-    rng = as_generator(rng)
     nq = n_steps - H
+    limits.check_memory(f"a sample of n_paths={n_paths:,} with {nq:,} quoting steps",
+                        8.0 * 16 * n_paths * nq, "quote on a smaller sample")
+    rng = as_generator(rng)
     x = sample.states[:, :nq]
     M = sample.mid
     u_bid, u_ask = rng.random((2, n_paths, nq))

@@ -22,7 +22,7 @@ from ._validation import check_int, check_real
 
 __all__ = ["ModelParams", "TEACHING_PARAMS", "Quotes"]
 
-_X_MAX_LIMIT = 5000
+_X_MAX_LIMIT = 500  # the exact solvers are dense: time ~ x_max**3 (15 s at 200)
 
 
 class Quotes(NamedTuple):
@@ -44,6 +44,17 @@ class Quotes(NamedTuple):
 
     bid: Any  #: the bid-side quantity (depth below the mid, price, rate, ...)
     ask: Any  #: the ask-side quantity
+
+
+def _check_x_max(x_max):
+    x_max = check_int("x_max", x_max, lo=1)
+    if x_max > _X_MAX_LIMIT:
+        raise ValueError(
+            f"x_max must be <= {_X_MAX_LIMIT}, got {x_max}: the exact solvers hold dense "
+            f"(2 x_max + 1)^2 propagators, so their time grows like x_max^3 (about 15 s at "
+            f"x_max=200, hours at x_max=2000); choose a smaller bound (mmlib.choose_x_max "
+            "finds one that holds the crowd's mass)")
+    return x_max
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,11 @@ class ModelParams:
     T : float
         Horizon, in the same time unit as ``A``; ``T > 0``.
     x_max : int
-        Inventory bound; the grid is ``-x_max..x_max``; integer ``1 <= x_max <= 5000``.
+        Inventory bound; the grid is ``-x_max..x_max``; integer ``1 <= x_max <= 500``.
+        The exact solvers hold dense :math:`n\times n` propagators
+        (:math:`n = 2x_{\max}+1`), so their time grows like :math:`x_{\max}^3`:
+        about 2 s at ``x_max=100``, 15 s at 200 and a few minutes at 500 on the
+        book's 2-core machine; memory and step limits are in :mod:`mmlib.limits`.
 
     Raises
     ------
@@ -108,8 +123,7 @@ class ModelParams:
         object.__setattr__(self, "gamma", check_real("gamma", self.gamma, lo=0.0))
         object.__setattr__(self, "T", check_real("T", self.T, lo=0.0, lo_open=True))
         object.__setattr__(
-            self, "x_max", check_int("x_max", self.x_max, lo=1, hi=_X_MAX_LIMIT)
-        )
+            self, "x_max", _check_x_max(self.x_max))
 
     @property
     def n_states(self) -> int:

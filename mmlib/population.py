@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _metzler
+from . import _metzler, limits
 from ._validation import as_generator, check_choice, check_distribution, check_int, check_real
 from .hjb import HJBSolution, solve_hjb
 from .model import ModelParams, Quotes
@@ -76,6 +76,23 @@ def _initial(initial, n):
     return check_distribution("rho0", initial, n)
 
 
+def _population_bytes(n_states, n_steps, method):
+    n, N = float(n_states), float(n_steps)
+    if method == "exact":
+        return 8.0 * (6.0 * N * n * n + 10.0 * (N + 1.0) * n)
+    return 8.0 * 12.0 * (N + 1.0) * n
+
+
+def _check_population_size(solution, method):
+    N, xm = solution.n_steps, solution.params.x_max
+    limits.check_steps(f"a solution with n_steps={N:,}", N, "solve on fewer time steps")
+    limits.check_memory(
+        f"method={method!r} at x_max={xm:,} with n_steps={N:,}",
+        _population_bytes(solution.x.size, N, method),
+        "use fewer time steps or a smaller x_max"
+        + (" (method='euler' holds no transition matrices)" if method == "exact" else ""))
+
+
 def evolve_population(solution, rho0, method="exact", check_stability=True):
     r"""Solve the master equation forward under a solution's quotes.
 
@@ -106,6 +123,11 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     ValueError
         For a bad ``rho0`` or method, rates too large to resolve, or an Euler
         step beyond its positivity bound (the message gives the smallest stable ``n_steps``).
+        Also, before anything is allocated, for a solution with more than
+        ``mmlib.limits.MAX_STEPS`` steps or a working memory above
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB): ``"exact"`` holds one dense
+        transition matrix per step, about :math:`8\,(6Nn^2 + 10(N+1)n)` bytes
+        with :math:`n = 2x_{\max}+1`; ``"euler"`` about :math:`8\cdot 12(N+1)n`.
 
     References
     ----------
@@ -124,6 +146,7 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
     check_choice("method", method, {"exact", "euler"})
     n = solution.x.size
     rho0 = _initial(rho0, n)
+    _check_population_size(solution, method)
     up, down = generator_rates(solution)
     h = solution.dt
     N = solution.n_steps
@@ -142,7 +165,7 @@ def evolve_population(solution, rho0, method="exact", check_stability=True):
         # probabilities below 1e-18 of their row are irrelevant to a distribution
         P = _metzler.expm_metzler(down[:-1, 1:], -out[:-1], up[:-1, :-1], h, floor=1e-18)
         P /= P.sum(axis=-1, keepdims=True)  # rows of a transition matrix sum to 1: remove drift
-        for i in range(N):
+        for i in limits.steps(N, "evolve_population", work=float(N) * n * n):
             np.dot(rho[i], P[i], out=rho[i + 1])
             # masses below 1e-250 would turn into slow subnormals; they are not resolved
             rho[i + 1][rho[i + 1] < 1e-250] = 0.0
@@ -186,7 +209,8 @@ def min_stable_population_steps(params, method="euler"):
     Raises
     ------
     ValueError
-        For an invalid argument, or rates so large that no ``n_steps <= 10_000_000`` works.
+        For an invalid argument, or rates so large that no
+        ``n_steps <= mmlib.limits.MAX_STEPS`` works.
 
     References
     ----------
@@ -217,10 +241,11 @@ def min_stable_population_steps(params, method="euler"):
         n = max(n + 1, int(np.ceil(params.T * worst)))
         while params.T / n * worst > 1.0:  # rounding of the ceiling
             n += 1
-        if n > 10_000_000:
+        if (n > limits.MAX_STEPS
+                or limits.dense_solver_bytes(params.n_states, n) > limits.MAX_BYTES):
             break
-    raise ValueError("euler: no n_steps <= 10_000_000 keeps the master equation's Euler step "
-                     "positive; use method='exact'")
+    raise ValueError(f"euler: no n_steps <= {limits.MAX_STEPS:,} (mmlib.limits) keeps the "
+                     "master equation's Euler step positive; use method='exact'")
 
 
 def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
@@ -233,7 +258,9 @@ def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
         A starting inventory in ``[-x_max, x_max]``, or a distribution over the
         grid from which each path's start is drawn.
     n_paths : int
-        Number of independent makers, ``1 <= n_paths <= 10_000_000``.
+        Number of independent makers, ``>= 1``; memory about
+        ``4 * (n_steps+1) * n_paths + 80 * n_paths`` bytes, within
+        ``mmlib.limits.MAX_BYTES``.
     rng : None, int or numpy.random.Generator
         Source of randomness (a seed makes the run reproducible).
     method : {"exact", "step"}
@@ -248,6 +275,19 @@ def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
     X : ndarray of int32, shape (n_steps+1, n_paths)
         Inventory of each path at each grid time.
 
+    Raises
+    ------
+    ValueError
+        For an invalid argument; before anything is allocated, for a solution
+        with more than ``mmlib.limits.MAX_STEPS`` steps or a memory estimate
+        (above) beyond ``mmlib.limits.MAX_BYTES``.
+
+    Notes
+    -----
+    A run of more than :data:`mmlib.limits.PROGRESS_MIN_WORK` path-steps shows
+    a progress bar in interactive use (:func:`mmlib.limits.show_progress`);
+    Ctrl-C stops it and returns nothing.
+
     Examples
     --------
     >>> from mmlib import ModelParams, solve_hjb
@@ -258,7 +298,12 @@ def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
     """
     _check_solution(solution)
     check_choice("method", method, {"exact", "step"})
-    n_paths = check_int("n_paths", n_paths, lo=1, hi=10_000_000)
+    n_paths = check_int("n_paths", n_paths, lo=1)
+    N1 = solution.n_steps + 1
+    limits.check_steps(f"a solution with n_steps={N1 - 1:,}", N1 - 1, "solve on fewer time steps")
+    limits.check_memory(f"n_paths={n_paths:,} over {N1:,} recorded steps",
+                        4.0 * N1 * n_paths + 80.0 * n_paths + 48.0 * N1 * solution.x.size,
+                        "simulate fewer paths")
     gen = as_generator(rng)
     xm = solution.params.x_max
     n = 2 * xm + 1
@@ -273,7 +318,7 @@ def simulate_inventory(solution, initial, n_paths, rng=None, method="exact"):
     N = solution.n_steps
     X = np.empty((N + 1, n_paths), dtype=np.int32)
     X[0] = idx - xm
-    for i in range(N):
+    for i in limits.steps(N, "simulate_inventory", work=float(N) * n_paths):
         if method == "step":
             pa = -np.expm1(-down[i] * h)
             pb = -np.expm1(-up[i] * h)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from ._validation import as_generator, check_int
 
 __all__ = ["QueueStats", "QueueSimulation", "queue_fill_stats", "simulate_queue"]
@@ -175,7 +176,10 @@ def simulate_queue(n, mu, nu, theta=0.0, *, n_paths=10_000, rng=None):
     Raises
     ------
     ValueError
-        If an argument is out of range.
+        If an argument is out of range; before anything is allocated, for
+        ``n + 1`` rounds above ``mmlib.limits.MAX_STEPS`` or memory above
+        ``mmlib.limits.MAX_BYTES``, about ``8 * 3 * (n + 1) * n_paths`` bytes
+        (the clocks and choices are drawn up front).
 
     Examples
     --------
@@ -188,6 +192,9 @@ def simulate_queue(n, mu, nu, theta=0.0, *, n_paths=10_000, rng=None):
     mu = _rate("mu", mu, n, positive=True)
     nu = _rate("nu", nu, n, positive=True)
     theta = _rate("theta", theta, n, positive=False)
+    limits.check_steps(f"n={n:,} orders ahead", n + 1, "start with fewer orders ahead")
+    limits.check_memory(f"n={n:,} orders ahead with n_paths={n_paths:,}",
+                        8.0 * (3 * (n + 1) * n_paths + 4 * n_paths), "simulate fewer paths")
     rng = as_generator(rng)
     e = rng.standard_exponential((n + 1, n_paths))
     u = rng.random((n + 1, n_paths))
@@ -197,7 +204,8 @@ def simulate_queue(n, mu, nu, theta=0.0, *, n_paths=10_000, rng=None):
     time = np.zeros(n_paths)
     alive = np.ones(n_paths, dtype=bool)
     filled = np.zeros(n_paths, dtype=bool)
-    for step, j in enumerate(range(n, -1, -1)):  # every live path has j ahead at this round
+    for step in limits.steps(n + 1, "simulate_queue", work=float(n + 1) * n_paths):
+        j = n - step  # every live path has j ahead at this round
         time[alive] += e[step, alive] / r[j]
         moved_away = alive & (u[step] >= d[j] / r[j])
         alive &= ~moved_away

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from ._validation import as_generator, check_choice, check_int, check_real
 from .metrics import MCStats, mc_stats  # noqa: F401  (MCStats: re-exported, SimulationResult.summary)
 from .policies import BUILTIN as _BUILTIN
@@ -367,7 +368,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
             shift = np.empty(c)
         if record:
             rec["s"][0, a:b], rec["x"][0, a:b], rec["cash"][0, a:b] = s, x, cash0
-        for n in range(N):
+        for n in limits.steps(N, "simulate", work=float(N) * P):
             t = n * dt
             if L:
                 hist[n % (L + 1)] = s
@@ -393,6 +394,9 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
                 finite = False
             if not finite:  # NaN (side not quoted) and +inf: out of reach
                 np.fmin(D, _FAR, out=D)
+                np.add(D[0], D[1], out=tmp)  # the spread; < 0: bid above ask
+                if tmp.min() < 0.0:
+                    _raise_crossed(n, t, a + int(np.argmax(tmp < 0.0)), s, D, a)
             # linear: fill iff U < lambda dt, U uniform on (0, 1], probability
             # min(lambda dt, 1); exponential: iff E < lambda dt, E ~ Exp(1), probability
             # 1 - exp(-lambda dt). As lambda dt = A dt e^{-k D}, both read
@@ -461,6 +465,25 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
     return s, x, out["cash"], nb, na, out["spread"], out["inv"], out["adv"], paths
 
 
+def _raise_crossed(n, t, path, s, D, a):
+    j = path - a
+    bid, ask = s[j] - D[0, j], s[j] + D[1, j]
+    raise ValueError(
+        f"crossed quotes at step {n} (t={t:.6g}), path {path}: bid {bid:.6g} is above ask "
+        f"{ask:.6g}; simulate refuses a bid above its ask (the maker would trade with "
+        "itself); a bid equal to the ask is allowed")
+
+
+def _simulate_bytes(policy, m, n_paths, record):
+    """Bytes :func:`simulate` allocates (see its Raises section)."""
+    P = float(n_paths)
+    C = float(min(_CHUNK, n_paths)) if type(policy) in _BUILTIN else P
+    need = 8.0 * 7 * P + 8.0 * (24 + m.latency_steps + 1) * C
+    if record:
+        need += 8.0 * (5 * m.n_steps + 3) * P
+    return need
+
+
 def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False):
     r"""Simulate one market maker on ``n_paths`` independent paths at once.
 
@@ -496,14 +519,28 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     ValueError
         For an invalid argument, or a policy returning something other than
         two arrays of shape ``(n_paths,)``, or quotes so aggressive that the
-        accounting became non-finite.
+        accounting became non-finite. For crossed quotes, a bid strictly above
+        its ask (bid depth + ask depth < 0): the message names the first step
+        and path where it happens (a bid equal to the ask is allowed; a NaN
+        side is not quoted and never crosses). Before anything is allocated:
+        for ``market.n_steps`` above ``mmlib.limits.MAX_STEPS`` (default
+        10,000,000; e.g. ``T=1, dt=1e-9``), or a memory estimate above
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB): about ``56 * n_paths``
+        bytes of results plus ``200`` bytes a path for a callable policy (it
+        sees all paths at once), plus ``8 * (5 * n_steps + 3) * n_paths`` with
+        ``record=True``. The message names ``n_paths``, ``record``, the need
+        and the limit.
 
     Notes
     -----
     With a built-in policy the paths run in blocks of 16,384, each block
     through all the steps, so that every array operation works in cache; any
     other callable is called with all ``n_paths`` at once, as documented
-    above. Memory is ``O(n_paths)``: the results (eight floats a path) and
+    above.
+    A run of more than :data:`mmlib.limits.PROGRESS_MIN_WORK` path-steps shows
+    a tqdm progress bar in interactive use (:func:`mmlib.limits.show_progress`),
+    silent in the book build; Ctrl-C stops it (``KeyboardInterrupt``
+    propagates and nothing is returned). Memory is ``O(n_paths)``: the results (eight floats a path) and
     the buffers of one block (about 2 MB), unless ``record=True``.
 
     Random numbers are drawn block by block and step by step from the one
@@ -551,6 +588,18 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     if market.x_max is not None and abs(x0) > market.x_max:
         raise ValueError(f"x0 must satisfy |x0| <= x_max = {market.x_max}, got {x0}")
     cash0 = check_real("cash0", cash0)
+    N = market.n_steps
+    limits.check_steps(f"T={market.T:g}, dt={market.dt:g}", N,
+                       "use a larger dt (MarketParams(dt=...))")
+    limits.check_memory(
+        f"record=True at n_paths={n_paths:,} over {N:,} steps" if record
+        else f"n_paths={n_paths:,}", _simulate_bytes(policy, market, n_paths, record),
+        "record fewer paths or use record=False" if record else "simulate fewer paths")
+    if type(policy) is ConstantPolicy and policy.delta_b + policy.delta_a < 0:
+        raise ValueError(
+            f"crossed quotes at step 0 (t=0), path 0: ConstantPolicy(delta_b={policy.delta_b:g}, "
+            f"delta_a={policy.delta_a:g}) puts the bid above the ask; simulate refuses a bid "
+            "above its ask (the maker would trade with itself); a bid equal to the ask is allowed")
     gen = as_generator(rng)
     s, x, cash, nb, na, spread, inv, adv, paths = _kernel(
         policy, market, n_paths, x0, cash0, gen, bool(record))

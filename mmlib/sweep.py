@@ -14,6 +14,7 @@ many workers there are: a serial run, a ``ProcessPoolExecutor`` and a
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import os
 import sys
@@ -21,6 +22,8 @@ import traceback
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+
+from . import limits
 
 __all__ = ["sweep", "SweepError", "SweepPoint"]
 
@@ -107,12 +110,18 @@ def _check_grid(grid):
         if isinstance(vals, (str, bytes)) or not isinstance(vals, Iterable):
             raise ValueError(f"grid[{name!r}] must be an iterable of values (a list or an "
                              f"array), got {vals!r}")
+        if hasattr(vals, "__len__"):  # refuse a huge range before listing it
+            limits.check_steps(f"grid[{name!r}] with {len(vals):,} values", len(vals),
+                               "use a coarser grid")
         vals = list(np.asarray(vals).tolist()) if isinstance(vals, np.ndarray) else list(vals)
         if not vals:
             raise ValueError(f"grid[{name!r}] must hold at least one value, got none")
         names.append(name)
         values.append(vals)
     return names, values
+
+
+_POINT_BYTES = 2048.0  # a point's dict, its SeedSequence, its result row and the frame's share
 
 
 def _check_seed(seed):
@@ -180,7 +189,9 @@ def sweep(func, grid, *, seed, executor=None, progress=None):
     ValueError
         For a bad grid (not a dict, empty, a value that is not a non-empty
         iterable, a name ``func`` never reads, a name that is also an output)
-        or a bad seed.
+        or a bad seed. Before anything is evaluated: for a grid of more than
+        ``mmlib.limits.MAX_STEPS`` points, or whose bookkeeping (about 2 KiB
+        a point) exceeds ``mmlib.limits.MAX_BYTES``.
     SweepError
         If ``func`` raises, returns something other than a dict of real
         numbers, or returns different output names at different points; the
@@ -206,6 +217,10 @@ def sweep(func, grid, *, seed, executor=None, progress=None):
     if not callable(func):
         raise ValueError(f"func must be callable (point, rng) -> dict, got {func!r}")
     names, values = _check_grid(grid)
+    n_points = math.prod(len(v) for v in values)
+    limits.check_steps(f"a grid of {n_points:,} points", n_points, "use a coarser grid")
+    limits.check_memory(f"a grid of {n_points:,} points", _POINT_BYTES * n_points,
+                        "use a coarser grid")
     root = _check_seed(seed)
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be True, False or None, got {progress!r}")

@@ -128,8 +128,9 @@ def test_inventory_bound_respected():
 
 
 def test_linear_fills_certain_when_lambda_dt_exceeds_one():
-    m = MARKET.replace(fill_model="linear")
-    res = simulate(ConstantPolicy(-2.0, -2.0), m, 100, rng=1)  # lambda dt = 0.7 e^3 > 1
+    # quotes locked at the mid (crossed ones are refused): lambda dt = A dt = 0.7 e^3 > 1
+    m = MARKET.replace(fill_model="linear", A=MARKET.A * np.exp(3.0))
+    res = simulate(ConstantPolicy(0.0, 0.0), m, 100, rng=1)
     assert np.all(res.n_bid == m.n_steps) and np.all(res.n_ask == m.n_steps)
 
 
@@ -216,9 +217,9 @@ def test_as_inventory_policy_skews_against_inventory():
 @pytest.mark.parametrize("lam_dt", [0.9, 2.0])
 def test_one_step_fill_law_at_a_coarse_step(fill_model, lam_dt):
     """One step with lambda dt ~ 1, where 1 - exp(-lambda dt) and min(lambda dt, 1) differ."""
-    m = MarketParams(s0=100.0, sigma=0.0, A=1.0, k=1.0, T=1.0, dt=1.0, fill_model=fill_model)
-    d = -math.log(lam_dt)  # A e^{-k d} dt = lam_dt
-    res = simulate(ConstantPolicy(d, d), m, 100_000, rng=23)
+    # quotes at the mid (crossed quotes are refused), so A e^{-k 0} dt = A = lam_dt
+    m = MarketParams(s0=100.0, sigma=0.0, A=lam_dt, k=1.0, T=1.0, dt=1.0, fill_model=fill_model)
+    res = simulate(ConstantPolicy(0.0, 0.0), m, 100_000, rng=23)
     p = -math.expm1(-lam_dt) if fill_model == "exponential" else min(lam_dt, 1.0)
     for fills in (res.n_bid, res.n_ask):
         if p == 1.0:
