@@ -342,10 +342,16 @@ class DashboardArtists:
         return self.axes["value"].get_figure(root=True)
 
     def dynamic(self):
-        """``(axes, artist)`` for every artist whose data a slider move changes."""
-        out = [(self.axes[name], im) for name, im in self.images.items()]
-        out += [(ln.axes, ln) for ln in self.lines.values()]
-        out.append((self.eps_text.axes, self.eps_text))
+        """``(axes, artist)`` for every artist whose data a slider move changes, and for
+        those drawn above them (spines, legend), in matplotlib's drawing order."""
+        out = []
+        for ax in self.axes.values():
+            mine = [a for a in (*self.images.values(), *self.lines.values(), self.eps_text)
+                    if a.axes is ax]
+            mine += list(ax.spines.values())
+            if ax.get_legend() is not None:
+                mine.append(ax.get_legend())
+            out += [(ax, a) for a in sorted(mine, key=lambda a: a.get_zorder())]
         return out
 
 
@@ -660,7 +666,7 @@ def _draw_background(artists, cache):
     """
     fig = artists.figure
     canvas = fig.canvas
-    dynamic = [a for _, a in artists.dynamic()]
+    dynamic = [a for _, a in artists.dynamic() if a.get_visible()]
     size = tuple(fig.bbox.bounds)
     full = (cache.get("size") != size or "background" not in cache
             or set(fig.axes) != set(cache["regions"]))
@@ -713,10 +719,10 @@ def render_dashboard(artists, *, compress_level=1):
 
     The first call draws the whole figure, then freezes its layout (later draws
     skip the layout pass). The static layer (axes, ticks, labels, colour bars,
-    titles, legend) is cached without the data. A later call pastes the cache
-    back, draws anew the static layer of only those panels whose axis or colour
-    limits moved (and of any panel touching them), and then draws the data: the
-    images, the lines and the threshold label. The result is the picture of a
+    titles) is cached without the data. A later call pastes the cache back, draws
+    anew the static layer of only those panels whose axis or colour limits moved
+    (and of any panel touching them), and then draws the data (images, lines, the
+    threshold label) and what lies above them (spines, legend), in matplotlib's order. The result is the picture of a
     full draw of the figure (``tests/test_plotting.py`` compares them pixel by pixel).
 
     Parameters
@@ -751,15 +757,9 @@ def render_dashboard(artists, *, compress_level=1):
                          "use matplotlib.backends.backend_agg.FigureCanvasAgg(fig)")
     cache = artists.render_cache
     cache["last"] = _draw_background(artists, cache)
-    for ax, a in artists.dynamic():
-        ax.draw_artist(a)
-    for name in _SURFACES:  # an image covers its axes' edges: put the spines back on top
-        ax = artists.axes[name]
-        for spine in ax.spines.values():
-            ax.draw_artist(spine)
-    legend = artists.axes["spreads"].get_legend()
-    if legend is not None:
-        artists.axes["spreads"].draw_artist(legend)  # the legend stays above the curves
+    for ax, a in artists.dynamic():  # data, then the spines and legend above them
+        if a.get_visible():
+            ax.draw_artist(a)
     w, h = canvas.get_width_height(physical=True)
     img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     out = io.BytesIO()
