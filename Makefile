@@ -31,11 +31,12 @@ define pytest_allow_empty
 	  echo "note: pytest collected nothing for '$(1)' (exit 5), continuing"; }
 endef
 
-.PHONY: help venv kernel-check book test test-unit test-doctest test-papermill test-nbval lab bench clean distclean
+.PHONY: help venv kernel-check book test test-unit test-doctest test-papermill test-nbval test-lab lab bench clean distclean
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
-	@echo "make test   unit tests, doctests, every chapter via papermill (small sizes) and nbval"
+	@echo "make test   unit tests, doctests, every chapter via papermill (small sizes) and nbval,"
+	@echo "            and the JupyterLab browser test (make test-lab)"
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
 	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
 	@echo "make venv   create/update .venv only"
@@ -65,7 +66,7 @@ book: kernel-check
 	@test -f _build/html/index.html
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: test-unit test-doctest test-papermill test-nbval
+test: test-unit test-doctest test-papermill test-nbval test-lab
 
 test-unit: kernel-check
 	$(call pytest_allow_empty,tests)
@@ -89,9 +90,16 @@ bench: kernel-check
 
 # Jupyter refuses to run as root unless told; containers often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+# More server options (tests/browser/lab_fixtures.py passes port, token, --no-browser here).
+LAB_EXTRA ?=
 
 lab: kernel-check
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/book $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/book $(LAB_ARGS) $(LAB_EXTRA)
+
+# JupyterLab in a real browser (Debian's chromium via Playwright): the dashboard chapter runs,
+# its sliders fit 1280x720, a downloaded .ipynb opens. tests/browser/test_lab.py.
+test-lab: kernel-check
+	MMLIB_TEST_LAB=1 $(BIN)/python -m pytest tests/browser/test_lab.py -p no:cacheprovider
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis *.egg-info
