@@ -279,9 +279,9 @@ def plot_loglog(ax, n, err, *, ref_slope=None, label=None, xlabel=None, ylabel=N
 DASHBOARD_PANELS = ("value", "control", "population", "spreads", "variance", "derisk",
                     "marginal")
 
-#: Size of the dashboard figure in inches. At the book's 110 dpi it is 880 x 462 pixels, so the
-#: figure fits beside JupyterLab's file browser on a 1280 x 720 screen, with two rows of sliders.
-DASHBOARD_FIGSIZE = (8.0, 4.2)
+#: Size of the dashboard figure in inches. At the book's 110 dpi it is 880 x 440 pixels, so the
+#: figure and three rows of sliders fit beside JupyterLab's file browser on a 1280 x 720 screen.
+DASHBOARD_FIGSIZE = (8.0, 4.0)
 
 # Surfaces on top, the four session metrics below; each row is its own nested grid, so the
 # colour bars' margins on top do not squeeze the panels below.

@@ -407,17 +407,19 @@ class DashboardWidget:
 
 _STATUS_IDLE = "<span class='mmlib-idle'>Move a slider: the model re-solves on release.</span>"
 _STATUS_BUSY = "<span class='mmlib-solving'>&#8987; solving&hellip;</span>"
-# The picture dims while a solve is pending; the readouts keep to their own grid cells.
+# The picture dims while a solve is pending. In the slider grid every label has one width
+# (so the tracks line up) and every readout room for its widest value.
 _STYLE = ("<style>.mmlib-busy{opacity:0.55;transition:opacity 0.1s}"
-          ".mmlib-dashboard-sliders .widget-readout{min-width:3.2em;width:3.2em;"
-          "overflow:hidden}</style>")
+          ".mmlib-dashboard-sliders .widget-label{width:8.2em !important;"
+          "min-width:8.2em !important}"
+          ".mmlib-dashboard-sliders .widget-readout{min-width:3.4em;width:3.4em}</style>")
 
 
 def _grid_layout():
     import ipywidgets as w
 
-    return w.Layout(grid_template_columns="repeat(4, minmax(0, 1fr))",
-                    grid_gap="0px 10px", width="100%")
+    return w.Layout(grid_template_columns="repeat(3, minmax(0, 1fr))",
+                    grid_gap="0px 14px", width="100%")
 
 
 def _decimals(step):
@@ -432,8 +434,9 @@ def make_sliders(values=None, continuous_update=False):
     """One ipywidgets slider per dashboard control, within :data:`SLIDER_RANGES`.
 
     Each readout shows as many decimals as its step has (``eta`` steps by 0.002, so
-    it reads 0.012, not 0.01). Each slider fills its cell of a four-column grid, so
-    a readout never runs into the next slider.
+    it reads 0.012, not 0.01). Each slider is as wide as its box allows
+    (``layout.width = "auto"``), so in :class:`DashboardWidget`'s grid a readout never
+    runs into the next slider.
 
     Parameters
     ----------
@@ -457,13 +460,10 @@ def make_sliders(values=None, continuous_update=False):
     vals = {**DASHBOARD_DEFAULTS, **_check_values(values or {})}
     sliders = {}
     for key, (lo, hi, step) in SLIDER_RANGES.items():
-        common = dict(value=vals[key], min=lo, max=hi, step=step, description=_DESCRIPTIONS[key],
-                      continuous_update=continuous_update,
-                      style={"description_width": "5.5em"},
-                      layout=w.Layout(width="auto", min_width="0"))
-        if key == "x_max":
-            s = w.IntSlider(**common)
-        else:
-            s = w.FloatSlider(readout_format=f".{_decimals(step)}f", **common)
+        cls = w.IntSlider if key == "x_max" else w.FloatSlider
+        fmt = {} if key == "x_max" else {"readout_format": f".{_decimals(step)}f"}
+        s = cls(value=vals[key], min=lo, max=hi, step=step, description=_DESCRIPTIONS[key],
+                layout=w.Layout(width="auto", min_width="0"), **fmt,
+                continuous_update=continuous_update, style={"description_width": "initial"})
         sliders[key] = s
     return sliders

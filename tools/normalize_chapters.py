@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rewrite the book's chapters in jupytext's own round-trip form, solutions hidden in Lab.
+"""Rewrite the book's chapters in jupytext's own round-trip form, solution code hidden in Lab.
 
 Usage (from the repository root, inside .venv):
 
@@ -15,12 +15,15 @@ byte for byte; `tests/test_roundtrip.py` checks every chapter.
 
 Two rewrites, both made on the jupytext notebook and then written with jupytext:
 
-1. **Solutions hidden in JupyterLab.** Lab does not run sphinx-exercise's dropdowns, so
-   every cell from a ```` ```{solution-start} ```` fence to its ```` ```{solution-end} ````
-   fence gets the cell metadata Lab understands: ``jupyter.source_hidden`` (and, for code,
-   ``jupyter.outputs_hidden``). Lab shows such a cell collapsed, as a bar to click. A
-   Markdown cell that holds other text before the start fence or after the end fence is
-   split there, so only the solution collapses. The book build ignores this metadata.
+1. **Solution code hidden in JupyterLab.** `make lab` renders MyST with jupyterlab-myst,
+   which shows a ```` ```{solution-start} ```` with ``:class: dropdown`` as a closed
+   dropdown, but cannot fold the code cells that follow it (each cell is rendered on its own).
+   So every code cell between a ```` ```{solution-start} ```` fence and its
+   ```` ```{solution-end} ```` fence gets ``jupyter.source_hidden: true``, the cell metadata
+   Lab understands: it shows the cell folded, as a bar to click. Lab keeps this flag when it
+   runs and saves the cell. (Not ``outputs_hidden``: Lab clears that when it runs a cell, so a
+   saved chapter would change; a chapter has no outputs in git anyway.) The book build
+   ignores this metadata.
 2. **Round-trip form**: the text `jupytext.writes(jupytext.reads(text))` gives, repeated
    until it no longer changes.
 
@@ -35,14 +38,13 @@ import sys
 from pathlib import Path
 
 import jupytext
-import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 FMT = "md:myst"
 
 _START = re.compile(r"^```\{solution-start\}", re.M)
-_END = re.compile(r"^```\{solution-end\}[^\n]*\n(?:[^\n]*\n)*?```[ \t]*$", re.M)
+_END = re.compile(r"^```\{solution-end\}", re.M)
 
 
 def chapters() -> dict[str, Path]:
@@ -62,52 +64,19 @@ def round_trip(text: str) -> str:
     return jupytext.writes(jupytext.reads(text, fmt=FMT), fmt=FMT)
 
 
-def _split_markdown(cell, cut: int):
-    """Two Markdown cells from one, cut at character ``cut`` (blank lines trimmed)."""
-    a, b = cell.source[:cut].rstrip("\n"), cell.source[cut:].lstrip("\n")
-    first = nbformat.v4.new_markdown_cell(a, metadata=dict(cell.metadata))
-    second = nbformat.v4.new_markdown_cell(b, metadata=dict(cell.metadata))
-    return [c for c in (first, second) if c.source.strip()]
-
-
-def _hide(cell) -> None:
-    meta = cell.metadata.setdefault("jupyter", {})
-    meta["source_hidden"] = True
-    if cell.cell_type == "code":
-        meta["outputs_hidden"] = True
-
-
 def hide_solutions(nb) -> int:
-    """Mark every cell of every solution hidden in Lab; return the number of solutions."""
-    # 1. split Markdown cells at start fences and after end fences
-    cells = []
-    for cell in nb.cells:
-        pending = [cell]
-        while pending:
-            c = pending.pop(0)
-            if c.cell_type != "markdown":
-                cells.append(c)
-                continue
-            cuts = [m.start() for m in _START.finditer(c.source)]
-            cuts += [m.end() for m in _END.finditer(c.source)]
-            cuts = sorted(k for k in cuts if c.source[:k].strip() and c.source[k:].strip())
-            if not cuts:
-                cells.append(c)
-                continue
-            parts = _split_markdown(c, cuts[0])
-            cells.append(parts[0])
-            pending = parts[1:] + pending
-    nb.cells = cells
-    # 2. hide what lies between the fences, fences included
+    """Mark every code cell inside a solution hidden in Lab; return the number of solutions."""
     inside, count = False, 0
     for cell in nb.cells:
-        starts = cell.cell_type == "markdown" and _START.search(cell.source)
-        if starts:
-            inside, count = True, count + 1
-        if inside:
-            _hide(cell)
-        if cell.cell_type == "markdown" and _END.search(cell.source):
-            inside = False
+        if cell.cell_type == "markdown":
+            # a Markdown cell may close one solution and open the next: the last fence wins
+            fences = [(m.start(), True) for m in _START.finditer(cell.source)]
+            fences += [(m.start(), False) for m in _END.finditer(cell.source)]
+            count += sum(1 for _, opens in fences if opens)
+            if fences:
+                inside = max(fences)[1]
+        elif inside and cell.cell_type == "code":
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
     return count
 
 
