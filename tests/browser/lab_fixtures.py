@@ -88,8 +88,9 @@ class LabServer:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
-    def lab_url(self, path: str) -> str:
-        return f"{self.url}/lab/tree/{path}?token={self.token}"
+    def lab_url(self, path: str, reset: bool = False) -> str:
+        """URL that opens ``path`` (relative to the root); ``reset``: in a fresh workspace."""
+        return f"{self.url}/lab/tree/{path}?token={self.token}" + ("&reset" if reset else "")
 
     def stop(self) -> None:
         """End the server by its PID (its process group), then remove the temporary home."""
