@@ -109,7 +109,7 @@ def _wait_kernel_idle(lab, timeout=120):
 
 
 def _wait_all_cells_ran(page, timeout):
-    """Until every code cell shows an execution count (none '[*]' or '[ ]')."""
+    """Until every code cell shows an execution count (none '[*]' or '[ ]'), folded ones aside."""
     js = """() => {
       const p = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
       return p.map(e => e.textContent.trim());
@@ -117,7 +117,7 @@ def _wait_all_cells_ran(page, timeout):
     deadline = time.monotonic() + timeout
     prompts = []
     while time.monotonic() < deadline:
-        prompts = page.evaluate(js)
+        prompts = [t for t in page.evaluate(js) if t]  # a folded cell shows no prompt
         if prompts and all(t.startswith("[") and t[1:-2].strip().isdigit() for t in prompts):
             return prompts
         time.sleep(1.0)
