@@ -4,7 +4,9 @@ r"""Sliders for the book's dashboard: every move re-solves the mean-field model.
 the current parameters and the current solution. :meth:`Dashboard.update`
 re-solves with :func:`mmlib.mean_field.solve_mean_field` only when a model
 parameter changed; a new de-risk threshold :math:`\varepsilon` only redraws
-the de-risk panel. :meth:`Dashboard.widget` wires ipywidgets sliders to it.
+the de-risk panel. :meth:`Dashboard.widget` wires ipywidgets sliders to it as a
+:class:`DashboardWidget`: debounced moves, solved in a worker thread with a busy state,
+each answered with one PNG drawn by :func:`mmlib.plotting.render_dashboard`.
 
 The crowd starts from the book-wide default: a Gaussian over the inventory grid,
 
@@ -360,6 +362,11 @@ class DashboardWidget:
         self.box = w.VBox([w.HTML(_STYLE), grid, self.status, self.image])
 
     @property
+    def wait(self):
+        """The debounce window in seconds."""
+        return self._debouncer.wait
+
+    @property
     def busy(self):
         """True from a slider move until its picture has been sent."""
         return self._debouncer.busy
@@ -400,8 +407,11 @@ class DashboardWidget:
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict) and "text/plain" in bundle:
+            # what a notebook shows where it cannot draw the widget (untrusted, or no widget
+            # manager): a sentence, not ``VBox(children=(...``
             bundle["text/plain"] = ("mmlib dashboard (live sliders): run the notebook's cells in "
-                                    "JupyterLab to move them")
+                                    "JupyterLab to move them (a trusted notebook shows the saved "
+                                    "picture before that)")
         return bundle
 
 

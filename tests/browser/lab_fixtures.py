@@ -4,8 +4,8 @@ Kept apart from tests/browser/conftest.py (the published book's harness) so both
 without touching each other; tests/browser/test_lab.py imports these.
 
 - ``LabServer.start()`` runs ``make lab`` with a random free port and token, in its own
-  process group, with a fresh settings, workspace, config and runtime folder (a first start,
-  and the user's own ~/.jupyter stays untouched). ``stop()`` ends it by its PID: SIGTERM
+  process group, with a fresh settings, workspace, config, data and runtime folder (a first
+  start, and the user's own ~/.jupyter and trust database stay untouched). ``stop()`` ends it by its PID: SIGTERM
   to the process group that PID leads, then SIGKILL if it has not exited within 20 s.
 - ``launch_chromium(playwright)`` starts /usr/bin/chromium headless, without network
   services of its own. Nothing is downloaded (never ``playwright install``).
@@ -52,9 +52,12 @@ class LabServer:
 
     def env(self) -> dict:
         env = dict(os.environ)
+        # JUPYTER_DATA_DIR holds the notebook-trust database: a test's trust stays in the test.
+        # Kernels and Lab extensions come from the venv (JUPYTER_PREFER_ENV_PATH, make lab).
         for var, sub in [("JUPYTERLAB_SETTINGS_DIR", "settings"),
                          ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                         ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime")]:
+                         ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                         ("JUPYTER_DATA_DIR", "data")]:
             (self.home / sub).mkdir(exist_ok=True)
             env[var] = str(self.home / sub)
         return env
@@ -87,6 +90,11 @@ class LabServer:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
+
+    def trust(self, path: Path) -> None:
+        """Sign a notebook as trusted in this server's trust database (`jupyter trust`)."""
+        subprocess.run([str(self.root / ".venv" / "bin" / "jupyter"), "trust", str(path)],
+                       env=self.env(), check=True, capture_output=True, timeout=60)
 
     def lab_url(self, path: str, reset: bool = False) -> str:
         """URL that opens ``path`` (relative to the root); ``reset``: in a fresh workspace."""

@@ -13,9 +13,11 @@ What it checks, in one Lab session:
   together;
 - a key press on a slider changes the figure;
 - the chapter, run and saved, is byte-for-byte what git has;
-- a downloaded .ipynb (tools/ipynb_download.py) opens without an error dialog and shows the
-  dashboard before it is run, while the same notebook with its jupytext pairing left in
-  shows the error dialog the download used to cause (so the check can fail).
+- a downloaded .ipynb (tools/ipynb_download.py) opens without an error dialog, while the same
+  notebook with its jupytext pairing left in shows the error dialog the download used to
+  cause (so the check can fail); untrusted, its live cell reads as a sentence, not
+  `VBox(children=...`; once trusted, it shows the dashboard from the saved widget state
+  before anything runs.
 """
 from __future__ import annotations
 
@@ -126,8 +128,8 @@ def _wait_all_cells_ran(page, timeout):
 
 def test_first_start_is_quiet(lab, dashboard):
     settings = lab.api("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
-    assert settings["settings"]["fetchNews"] == "false"
-    assert settings["settings"]["checkForUpdates"] is False
+    assert settings["composite"]["fetchNews"] == "false"  # the overrides `make lab` installs
+    assert settings["composite"]["checkForUpdates"] is False
     assert not any("news" in t.lower() for t in dashboard["toasts"]), dashboard["toasts"]
     page = dashboard["page"]
     assert page.locator(".jp-Dialog").count() == 0
@@ -256,10 +258,15 @@ def test_downloaded_notebook_opens_without_error_dialog(lab, browser):
         page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=120_000)
         time.sleep(2.0)
         assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
-        # before any run: the saved widget state shows the picture and the sliders, not text
+        # untrusted (as every download is), Lab shows the widget's text, which says what to do
+        text = page.inner_text(PANEL)
+        assert "VBox(children" not in text and "run the notebook's cells" in text
+        # trusted, before any run: the saved widget state shows the picture and the sliders
+        lab.trust(clean)
+        _open(page, lab, clean)
         page.wait_for_selector("img.mmlib-dashboard-figure", timeout=60_000)
         assert page.locator(".mmlib-dashboard-sliders .widget-slider").count() == 8
-        assert "VBox(children" not in page.inner_text(PANEL)
+        assert page.locator(".jp-Dialog").count() == 0
     finally:
         page.close()
         shutil.rmtree(folder, ignore_errors=True)
