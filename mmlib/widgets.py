@@ -392,7 +392,7 @@ class DashboardWidget:
         t0 = time.perf_counter()
         try:
             kind = self.dashboard.update(**changes)
-        except ValueError as err:
+        except Exception as err:  # noqa: BLE001 - a worker thread: show it, keep the picture
             self.status.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
             self.last = {"kind": "error"}
             return
