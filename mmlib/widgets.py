@@ -55,7 +55,7 @@ DEBOUNCE_SECONDS = 0.04
 
 _MODEL_KEYS = ("A", "k", "eta", "gamma", "T", "x_max")
 _DESCRIPTIONS = {"A": "A", "k": "k", "eta": "η (running)", "gamma": "γ (terminal)",
-                 "T": "T", "x_max": "x_max", "eps": "ε (de-risk)", "mu0": "μ₀ (crowd mean)"}
+                 "T": "T", "x_max": "x_max", "eps": "ε (de-risk)", "mu0": "μ₀ (crowd)"}
 
 
 def default_rho0(x_max, mu0=0.0, sd=None):

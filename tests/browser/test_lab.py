@@ -170,9 +170,13 @@ def test_slider_labels_and_readouts_fit_1280x720_without_overlap(dashboard):
         assert a["width"] > 0 and a["x"] >= 0 and a["x"] + a["width"] <= VIEWPORT["width"], a
         for b in items[i + 1:]:
             assert not boxes_overlap(a, b), (a, b)
+    # no text cut off (an ellipsis included): the laid-out text is no wider than its box
     cut = page.evaluate(f"""() => [...document.querySelectorAll(
-        '{sel} .widget-label, {sel} .widget-readout')]
-        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+        '{sel} .widget-label, {sel} .widget-readout')].filter(e => {{
+          const r = document.createRange(); r.selectNodeContents(e);
+          return r.getBoundingClientRect().width > e.getBoundingClientRect().width + 0.5
+                 || e.scrollWidth > e.clientWidth + 1;
+        }}).map(e => e.textContent)""")
     assert cut == [], f"cut off: {cut}"
     # sliders, status line and figure are on the screen at once
     top = grid.bounding_box()["y"]
