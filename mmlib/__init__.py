@@ -110,6 +110,8 @@ from . import metrics
 # import time (they do so inside the functions that draw), so these stay cheap.
 from .plotting import (
     BOOK_STYLE,
+    DASHBOARD_FIGSIZE,
+    render_dashboard,
     plot_edge_rate,
     plot_fill_fit,
     plot_heatmap,
@@ -120,6 +122,8 @@ from .plotting import (
 )
 from .widgets import (
     DASHBOARD_DEFAULTS,
+    DEBOUNCE_SECONDS,
+    DashboardWidget,
     SLIDER_RANGES,
     Dashboard,
     frame_grid,
@@ -207,6 +211,10 @@ __all__ = [
     "Dashboard",
     "make_sliders",
     "slider_panel",
+    "DASHBOARD_FIGSIZE",
+    "render_dashboard",
+    "DEBOUNCE_SECONDS",
+    "DashboardWidget",
     "frame_grid",
     "frame_slider",
     "render_frames",

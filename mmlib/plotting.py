@@ -9,17 +9,20 @@ The dashboard (:func:`dashboard_axes`, :func:`draw_dashboard`,
 :func:`update_dashboard`, :func:`update_derisk`) re-creates the seed article's
 interactive demo: three surfaces over :math:`(t, x)` and four session metrics.
 Updates change the data of the existing artists, so a slider move never
-re-creates axes.
+re-creates axes, and :func:`render_dashboard` turns the figure into PNG bytes,
+redrawing only the data when no axis limit moved.
 
 Chapters: every chapter's figures; the dashboard in *Dashboard* (``book/dashboard.md``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib.colors import to_rgba
 
-from ._validation import check_real
+from ._validation import check_int, check_real
 from .metrics import derisk_probability, session_metrics
 
 __all__ = [
@@ -37,6 +40,8 @@ __all__ = [
     "draw_dashboard",
     "update_dashboard",
     "update_derisk",
+    "DASHBOARD_FIGSIZE",
+    "render_dashboard",
 ]
 
 #: The rc settings of the book's figures (readable on a phone, no chart junk).
@@ -278,15 +283,36 @@ def plot_loglog(ax, n, err, *, ref_slope=None, label=None, xlabel=None, ylabel=N
 DASHBOARD_PANELS = ("value", "control", "population", "spreads", "variance", "derisk",
                     "marginal")
 
-_LAYOUT = [["value", "value", "control", "control", "population", "population"],
-           ["spreads", "spreads", "spreads", "variance", "variance", "variance"],
-           ["derisk", "derisk", "derisk", "marginal", "marginal", "marginal"]]
+#: Size of the dashboard figure in inches. At the book's 110 dpi it is 880 x 440 pixels, so the
+#: figure and three rows of sliders fit beside JupyterLab's file browser on a 1280 x 720 screen.
+DASHBOARD_FIGSIZE = (8.0, 4.0)
 
-_SURFACES = {  # panel -> (field of the solution or population, colour-bar label)
-    "value": ("V", r"value $V(t,x)$"),
-    "control": ("delta_a", r"ask quote $\delta^{a*}(t,x)$"),
-    "population": ("rho", r"population $\rho(t,x)$"),
+# Surfaces on top, the four session metrics below; each row is its own nested grid, so the
+# colour bars' margins on top do not squeeze the panels below.
+_LAYOUT = [[[["value", "control", "population"]]],
+           [[["spreads", "variance", "derisk", "marginal"]]]]
+
+_SURFACES = {  # panel -> field of the solution or population it shows
+    "value": "V",
+    "control": "delta_a",
+    "population": "rho",
 }
+
+#: Title of each panel (seven panels need words on the figure itself; the caption cannot say
+#: which is which).
+_TITLES = {
+    "value": r"value $V(t,x)$",
+    "control": r"ask quote $\delta^{a*}(t,x)$",
+    "population": r"population $\rho(t,x)$",
+    "spreads": "average quotes",
+    "variance": r"variance Var$[X_t]$",
+    "derisk": r"de-risk $P(|X_t|<\varepsilon)$",
+    "marginal": r"marginal cost $\partial_x V(t,0)$",
+}
+
+# At most this many tick intervals per axis: every tick is a few artists to draw, and the
+# draw time of the dashboard is mostly ticks.
+_TICK_BINS = 4
 
 
 @dataclass
@@ -304,12 +330,33 @@ class DashboardArtists:
         ``derisk`` and ``marginal``.
     eps_text : matplotlib.text.Text
         The de-risk panel's label of the threshold.
+    render_cache : dict
+        Private state of :func:`render_dashboard` (the cached background).
     """
 
     axes: dict
     images: dict
     lines: dict
     eps_text: object
+    render_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def figure(self):
+        """The figure the panels are on."""
+        return self.axes["value"].get_figure(root=True)
+
+    def dynamic(self):
+        """``(axes, artist)`` for every artist whose data a slider move changes, and for
+        those drawn above them (spines, legend), in matplotlib's drawing order."""
+        out = []
+        for ax in self.axes.values():
+            mine = [a for a in (*self.images.values(), *self.lines.values(), self.eps_text)
+                    if a.axes is ax]
+            mine += list(ax.spines.values())
+            if ax.get_legend() is not None:
+                mine.append(ax.get_legend())
+            out += [(ax, a) for a in sorted(mine, key=lambda a: a.get_zorder())]
+        return out
 
 
 def dashboard_axes(fig):
@@ -318,7 +365,8 @@ def dashboard_axes(fig):
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-        An empty figure (about 11 x 8 inches reads well).
+        An empty figure, best of size :data:`DASHBOARD_FIGSIZE` with
+        ``layout="constrained"``.
 
     Returns
     -------
@@ -344,9 +392,30 @@ def _surface_data(solution, rho):
     return {"value": solution.V, "control": solution.delta_a, "population": rho}
 
 
+def _nice_limits(lo, hi, nbins=_TICK_BINS):
+    """The smallest interval with round-number ends (tick positions) that holds [lo, hi].
+
+    Round ends keep the ticks, and so the cached background of :func:`render_dashboard`,
+    unchanged under the small data changes of one slider step. Data within 1e-9 of a
+    span from a tick count as on it, so rounding noise does not move an end.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if not hi > lo:
+        span = 0.5 * max(1.0, abs(lo))
+        lo, hi = lo - span, hi + span
+    locs = MaxNLocator(nbins=nbins).tick_values(lo, hi)
+    step = float(np.min(np.diff(locs))) if locs.size > 1 else hi - lo
+    locs = np.round(locs / step) * step + 0.0  # no float noise, no negative zero
+    tol = 1e-9 * (hi - lo)
+    below, above = locs[locs <= lo + tol], locs[locs >= hi - tol]
+    return (float(below.max()) if below.size else lo, float(above.min()) if above.size else hi)
+
+
 def _clim(Z):
-    lo, hi = float(np.nanmin(Z)), float(np.nanmax(Z))
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+    Z = np.asarray(Z, dtype=float)
+    Z = Z[np.isfinite(Z)]
+    return _nice_limits(float(Z.min()), float(Z.max())) if Z.size else (0.0, 1.0)
 
 
 def _check_dashboard_input(solution, rho):
@@ -355,6 +424,16 @@ def _check_dashboard_input(solution, rho):
             raise ValueError(f"solution must be an HJBSolution or MeanFieldSolution, "
                              f"got {type(solution).__name__}")
     return _check_2d("rho", rho, solution.t.size, solution.x.size)
+
+
+def _style_axes(ax, title):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=8, pad=2)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=_TICK_BINS))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=_TICK_BINS))
+    ax.set_xlabel("$t$", fontsize=8, labelpad=1)
 
 
 def draw_dashboard(axes, solution, rho, eps=0.5):
@@ -367,6 +446,9 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     skew :math:`\bar\delta^a-\bar\delta^b`; the inventory variance; the de-risk
     probability :math:`P(|X_t|<\varepsilon)`; the marginal cost
     :math:`\partial_x V(t,0)`.
+
+    Axis and colour limits end on round numbers (tick positions) that hold the
+    data, so a small change of the data leaves them, and the ticks, unchanged.
 
     Parameters
     ----------
@@ -397,15 +479,18 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     rho = _check_dashboard_input(solution, rho)
     eps = check_real("eps", eps, lo=0.0, lo_open=True)
     t, x = solution.t, solution.x
+    for name in DASHBOARD_PANELS:
+        _style_axes(axes[name], _TITLES[name])
     images = {}
     for name, Z in _surface_data(solution, rho).items():
         ax = axes[name]
         im = ax.imshow(np.asarray(Z).T, origin="lower", aspect="auto",
                        extent=_extent(t, x), interpolation="nearest")
         im.set_clim(*_clim(Z))
-        ax.figure.colorbar(im, ax=ax).set_label(_SURFACES[name][1])
-        ax.set_xlabel("time $t$")
-        ax.set_ylabel("inventory $x$")
+        cb = ax.get_figure(root=True).colorbar(im, ax=ax, pad=0.02, fraction=0.08)
+        cb.ax.tick_params(labelsize=8, pad=1)
+        cb.locator = _colorbar_locator()
+        ax.set_ylabel("$x$", fontsize=8, labelpad=1)
         ax.grid(False)
         images[name] = im
     m = session_metrics(solution, rho, eps)
@@ -413,48 +498,52 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     lines = {
         "avg_a": ax.plot(t, m["avg_delta_a"], label=r"$\bar\delta^a$")[0],
         "avg_b": ax.plot(t, m["avg_delta_b"], "--", label=r"$\bar\delta^b$")[0],
-        "full_spread": ax.plot(t, m["full_spread"], label=r"full spread $\bar\delta^a+\bar\delta^b$")[0],
-        "skew": ax.plot(t, m["skew"], label=r"skew $\bar\delta^a-\bar\delta^b$")[0],
+        "full_spread": ax.plot(t, m["full_spread"], label=r"$\bar\delta^a+\bar\delta^b$")[0],
+        "skew": ax.plot(t, m["skew"], label=r"$\bar\delta^a-\bar\delta^b$")[0],
     }
-    ax.set_ylabel("depth")
-    ax.legend(fontsize="small", ncol=2, loc="upper center")
-    for key, panel, ylabel in [("variance", "variance", r"Var$[X_t]$"),
-                               ("derisk", "derisk", r"$P(|X_t|<\varepsilon)$"),
-                               ("marginal", "marginal", r"$\partial_x V(t,0)$")]:
-        field = {"marginal": "marginal_cost"}.get(key, key)
-        lines[key] = axes[panel].plot(t, m[field], color="C4" if key == "derisk" else None)[0]
-        axes[panel].set_ylabel(ylabel)
-    eps_text = axes["derisk"].text(0.02, 0.92, "", transform=axes["derisk"].transAxes,
-                                   va="top")
+    ax.legend(fontsize=7, ncol=2, loc="upper center", handlelength=1.2, columnspacing=0.8,
+              borderaxespad=0.1, labelspacing=0.2)
+    for key, field_ in [("variance", "variance"), ("derisk", "derisk"),
+                        ("marginal", "marginal_cost")]:
+        lines[key] = axes[key].plot(t, m[field_], color="C4" if key == "derisk" else None)[0]
+    eps_text = axes["derisk"].text(0.04, 0.94, "", transform=axes["derisk"].transAxes,
+                                   va="top", fontsize=8)
     eps_text.set_text(rf"$\varepsilon = {eps:g}$")
-    for name in ("spreads", "variance", "derisk", "marginal"):
-        axes[name].set_xlabel("time $t$")
-    for name in ("spreads", "variance", "marginal"):
-        _rescale(axes[name])
-    _legend_room(axes["spreads"])
     axes["derisk"].set_ylim(0.0, 1.0)
-    return DashboardArtists(axes=dict(axes), images=images, lines=lines, eps_text=eps_text)
+    artists = DashboardArtists(axes=dict(axes), images=images, lines=lines, eps_text=eps_text)
+    _rescale_all(artists, t)
+    return artists
 
 
-def _legend_room(ax):
-    """Raise the top of the y-axis so the legend sits above the curves."""
-    lo, hi = ax.get_ylim()
-    ax.set_ylim(lo, hi + 0.45 * (hi - lo))
+def _colorbar_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=_TICK_BINS)
 
 
-def _rescale(ax):
-    """Autoscale y, but never zoom into rounding noise: keep a span of at least 1e-6."""
-    ax.set_autoscale_on(True)  # an earlier set_ylim switched autoscaling off
-    ax.relim()
-    ax.autoscale_view()
+def _rescale(ax, room=0.0):
+    """Round-number y-limits that hold every line of ``ax``, plus ``room`` (a fraction) on top.
+
+    Never zooms into rounding noise: a span below 1e-6 of the values' size becomes one unit.
+    """
     ys = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in ax.lines])
     ys = ys[np.isfinite(ys)]
-    if ys.size:
-        lo, hi = float(ys.min()), float(ys.max())
-        pad = 1e-6 * max(1.0, abs(lo), abs(hi))
-        if hi - lo < pad:
-            mid = 0.5 * (lo + hi)
-            ax.set_ylim(mid - 0.5, mid + 0.5)
+    if not ys.size:
+        return
+    lo, hi = float(ys.min()), float(ys.max())
+    if hi - lo < 1e-6 * max(1.0, abs(lo), abs(hi)):
+        mid = 0.5 * (lo + hi)
+        mid = 0.0 if abs(mid) < 1e-9 else mid  # a flat zero line stays centred on zero
+        lo, hi = mid - 0.5, mid + 0.5
+    ax.set_ylim(*_nice_limits(lo, hi + room * (hi - lo)))
+
+
+def _rescale_all(artists, t):
+    _rescale(artists.axes["spreads"], room=0.6)  # the legend sits above the curves
+    for name in ("variance", "marginal"):
+        _rescale(artists.axes[name])
+    for name in ("spreads", "variance", "derisk", "marginal"):
+        artists.axes[name].set_xlim(t[0], t[-1])
 
 
 def update_derisk(artists, x, rho, eps):
@@ -490,7 +579,7 @@ def update_dashboard(artists, solution, rho, eps=0.5):
     """Update every panel in place for a new solution (same axes, same artists).
 
     The grid may change size (new ``T``, ``x_max`` or ``n_steps``): images get
-    new data and extent, lines new data, and the axes rescale.
+    new data and extent, lines new data, and the axes rescale to round-number limits.
 
     Parameters
     ----------
@@ -518,13 +607,10 @@ def update_dashboard(artists, solution, rho, eps=0.5):
     keys = {"avg_a": "avg_delta_a", "avg_b": "avg_delta_b", "full_spread": "full_spread",
             "skew": "skew", "variance": "variance", "derisk": "derisk",
             "marginal": "marginal_cost"}
-    for key, field in keys.items():
-        artists.lines[key].set_data(t, m[field])
+    for key, field_ in keys.items():
+        artists.lines[key].set_data(t, m[field_])
     artists.eps_text.set_text(rf"$\varepsilon = {eps:g}$")
-    for name in ("spreads", "variance", "marginal"):
-        _rescale(artists.axes[name])
-    _legend_room(artists.axes["spreads"])
-    artists.axes["derisk"].set_xlim(t[0], t[-1])
+    _rescale_all(artists, t)
     return artists
 
 
@@ -558,3 +644,160 @@ def plot_fill_fit(ax, depths, counts, exposure, A_hat, k_hat, A_true=None, k_tru
     ax.set_ylabel("fills per unit time")
     ax.legend()
     return ax
+
+
+def _limits(ax):
+    return (tuple(ax.get_xlim()), tuple(ax.get_ylim()))
+
+
+def _region(ax, renderer, fig):
+    """Pixel box (x0, y0, x1, y1), y from the top, that ``ax`` drew into: its tight box + 2 px."""
+    bb = ax.get_tightbbox(renderer)
+    w, h = fig.canvas.get_width_height(physical=True)
+    x0, x1 = max(0, int(np.floor(bb.x0)) - 2), min(w, int(np.ceil(bb.x1)) + 2)
+    y0, y1 = max(0, int(np.floor(h - bb.y1)) - 2), min(h, int(np.ceil(h - bb.y0)) + 2)
+    return (x0, y0, x1, y1)
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _to_redraw(changed, regions):
+    """``changed`` plus every axes whose drawn box overlaps one of them, and so on."""
+    todo = set(changed)
+    grew = True
+    while grew:
+        grew = False
+        for ax, box in regions.items():
+            if ax not in todo and any(_overlap(box, regions[o]) for o in todo):
+                todo.add(ax)
+                grew = True
+    return todo
+
+
+# How far (pixels) beyond its last drawn box a redrawn panel's labels may reach and still be
+# found and cleared next time.
+_BAND = 30
+
+
+def _grow(region, buf, before, band):
+    """``region`` grown to hold every pixel of ``band`` that differs from ``before``."""
+    bx0, by0, bx1, by1 = band
+    changed = np.any(buf[by0:by1, bx0:bx1] != before, axis=2)
+    rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+    if not rows.size:
+        return region
+    x0, y0, x1, y1 = region
+    return (min(x0, bx0 + int(cols[0])), min(y0, by0 + int(rows[0])),
+            max(x1, bx0 + int(cols[-1]) + 1), max(y1, by0 + int(rows[-1]) + 1))
+
+
+def _draw_background(artists, cache):
+    """The static layer: the whole figure, or only the panels whose limits moved.
+
+    Returns ``"full"``, ``"panels"`` or ``"cached"``. The cache keeps, per axes, its
+    limits and the pixel box it drew into, found from its tight box at a full draw
+    and grown by the pixels a later redraw changed.
+    """
+    fig = artists.figure
+    canvas = fig.canvas
+    dynamic = [a for _, a in artists.dynamic() if a.get_visible()]
+    size = tuple(fig.bbox.bounds)
+    full = (cache.get("size") != size or "background" not in cache
+            or set(fig.axes) != set(cache["regions"]))
+    if not full:
+        changed = [ax for ax in fig.axes if cache["limits"][ax] != _limits(ax)]
+        if not changed:
+            canvas.restore_region(cache["background"])
+            return "cached"
+    for a in dynamic:
+        a.set_visible(False)
+    try:
+        if full:
+            canvas.draw()
+            if fig.get_layout_engine() is not None and not cache.get("frozen"):
+                fig.set_layout_engine("none")  # positions stay where the first draw put them
+                cache["frozen"] = True
+            renderer = canvas.get_renderer()
+            cache["regions"] = {ax: _region(ax, renderer, fig) for ax in fig.axes}
+            kind = "full"
+        else:
+            canvas.restore_region(cache["background"])
+            renderer = canvas.get_renderer()
+            regions = cache["regions"]
+            redrawn = [ax for ax in fig.axes if ax in _to_redraw(changed, regions)]
+            buf = np.asarray(canvas.buffer_rgba())
+            h, w = buf.shape[:2]
+            face = np.round(255 * np.asarray(to_rgba(fig.get_facecolor()))).astype(np.uint8)
+            for ax in redrawn:
+                x0, y0, x1, y1 = regions[ax]
+                buf[y0:y1, x0:x1] = face
+            for ax in redrawn:
+                x0, y0, x1, y1 = regions[ax]
+                band = (max(0, x0 - _BAND), max(0, y0 - _BAND), min(w, x1 + _BAND),
+                        min(h, y1 + _BAND))
+                before = buf[band[1]:band[3], band[0]:band[2]].copy()
+                ax.draw(renderer)
+                regions[ax] = _grow(regions[ax], buf, before, band)
+            kind = "panels"
+    finally:
+        for a in dynamic:
+            a.set_visible(True)
+    cache["background"] = canvas.copy_from_bbox(fig.bbox)
+    cache["limits"] = {ax: _limits(ax) for ax in fig.axes}
+    cache["size"] = size
+    return kind
+
+
+def render_dashboard(artists, *, compress_level=1):
+    """The dashboard as PNG bytes, redrawing only the panels whose axes changed.
+
+    The first call draws the whole figure, then freezes its layout (later draws
+    skip the layout pass). The static layer (axes, ticks, labels, colour bars,
+    titles) is cached without the data. A later call pastes the cache back, draws
+    anew the static layer of only those panels whose axis or colour limits moved
+    (and of any panel touching them), and then draws the data (images, lines, the
+    threshold label) and what lies above them (spines, legend), in matplotlib's order. The result is the picture of a
+    full draw of the figure (``tests/test_plotting.py`` compares them pixel by pixel).
+
+    Parameters
+    ----------
+    artists : DashboardArtists
+        From :func:`draw_dashboard`, on a figure with an Agg canvas (the default
+        for figures in notebooks and with ``matplotlib.use("Agg")``).
+    compress_level : int
+        zlib level of the PNG, ``0 <= compress_level <= 9``; 1 is fast and
+        only a little larger than the default 6.
+
+    Returns
+    -------
+    bytes
+        A PNG image of ``figure.get_size_inches() * figure.dpi`` pixels.
+        ``artists.render_cache["last"]`` then says what was redrawn: ``"full"``,
+        ``"panels"`` (only the panels whose limits moved) or ``"cached"`` (data only).
+
+    Raises
+    ------
+    ValueError
+        If the canvas cannot render to a pixel buffer, or ``compress_level`` is
+        outside its range.
+    """
+    from PIL import Image
+
+    level = check_int("compress_level", compress_level, lo=0, hi=9)
+    fig = artists.figure
+    canvas = fig.canvas
+    if not (hasattr(canvas, "copy_from_bbox") and hasattr(canvas, "buffer_rgba")):
+        raise ValueError(f"the figure's canvas must be Agg-based, got {type(canvas).__name__}; "
+                         "use matplotlib.backends.backend_agg.FigureCanvasAgg(fig)")
+    cache = artists.render_cache
+    cache["last"] = _draw_background(artists, cache)
+    for ax, a in artists.dynamic():  # data, then the spines and legend above them
+        if a.get_visible():
+            ax.draw_artist(a)
+    w, h = canvas.get_width_height(physical=True)
+    img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    out = io.BytesIO()
+    img.convert("RGB").save(out, format="png", compress_level=level)
+    return out.getvalue()

@@ -4,7 +4,9 @@ r"""Sliders for the book's dashboard: every move re-solves the mean-field model.
 the current parameters and the current solution. :meth:`Dashboard.update`
 re-solves with :func:`mmlib.mean_field.solve_mean_field` only when a model
 parameter changed; a new de-risk threshold :math:`\varepsilon` only redraws
-the de-risk panel. :meth:`Dashboard.widget` wires ipywidgets sliders to it.
+the de-risk panel. :meth:`Dashboard.widget` wires ipywidgets sliders to it as a
+:class:`DashboardWidget`: debounced moves, solved in a worker thread with a busy state,
+each answered with one PNG drawn by :func:`mmlib.plotting.render_dashboard`.
 
 The crowd starts from the book-wide default
 (:func:`mmlib.population.default_rho0`): a Gaussian over the inventory grid,
@@ -20,16 +22,22 @@ equation* and *Mean field*.
 """
 from __future__ import annotations
 
+import html
+import threading
+import time
+
 import numpy as np
 
 from ._validation import check_int, check_real
 from .mean_field import solve_mean_field
 from .model import ModelParams
 from .population import default_rho0
-from .plotting import dashboard_axes, draw_dashboard, update_dashboard, update_derisk
+from .plotting import (DASHBOARD_FIGSIZE, dashboard_axes, draw_dashboard, render_dashboard,
+                       update_dashboard, update_derisk)
 
-__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "Dashboard", "FRAME_PANEL_CLASS", "frame_grid",
-           "frame_slider", "make_sliders", "render_frames", "slider_panel"]
+__all__ = ["DASHBOARD_DEFAULTS", "SLIDER_RANGES", "DEBOUNCE_SECONDS", "Dashboard", "DashboardWidget",
+           "FRAME_PANEL_CLASS", "frame_grid", "frame_slider", "make_sliders", "render_frames",
+           "slider_panel"]
 
 #: Model parameters of the dashboard at start-up (the book's teaching size).
 DASHBOARD_DEFAULTS = {"A": 1.0, "k": 1.5, "eta": 0.01, "gamma": 0.1, "T": 10.0, "x_max": 20,
@@ -47,9 +55,14 @@ SLIDER_RANGES = {
     "mu0": (-10.0, 10.0, 0.5),
 }
 
+#: Default debounce window of :meth:`Dashboard.widget`, in seconds: key presses or drag
+#: events closer together than this start one solve, for the last value.
+DEBOUNCE_SECONDS = 0.04
+
+
 _MODEL_KEYS = ("A", "k", "eta", "gamma", "T", "x_max")
 _DESCRIPTIONS = {"A": "A", "k": "k", "eta": "η (running)", "gamma": "γ (terminal)",
-                 "T": "T", "x_max": "x_max", "eps": "ε (de-risk)", "mu0": "μ₀ (crowd mean)"}
+                 "T": "T", "x_max": "x_max", "eps": "ε (de-risk)", "mu0": "μ₀ (crowd)"}
 
 
 def _check_values(values):
@@ -68,8 +81,10 @@ class Dashboard:
 
     Parameters
     ----------
-    fig : matplotlib.figure.Figure
+    fig : matplotlib.figure.Figure, optional
         An empty figure; its panels are laid out by :func:`mmlib.plotting.dashboard_axes`.
+        Default: a new figure of :data:`mmlib.plotting.DASHBOARD_FIGSIZE` at 110 dpi
+        with an Agg canvas, not managed by pyplot (so a cell does not show it twice).
     n_steps : int
         Time steps of every solve, ``1 <= n_steps <= 100_000``.
     **values
@@ -93,27 +108,27 @@ class Dashboard:
 
     Notes
     -----
-    Where ``k * gamma * x_max**2`` exceeds about 200 (a steep terminal penalty
-    on a wide grid), :math:`w = e^{kV}` leaves floating point and the solver
-    works in log space: exact still, but a re-solve then takes seconds, not
-    tens of milliseconds.
+    A re-solve costs what :func:`mmlib.mean_field.solve_mean_field` costs at the new
+    setting; ``benchmarks/bench_dashboard.py`` times every slider, end to end.
 
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from matplotlib.figure import Figure
-    >>> d = Dashboard(Figure(), n_steps=50, x_max=6, T=2.0)
+    >>> d = Dashboard(n_steps=50, x_max=6, T=2.0)
     >>> d.update(eps=1.5), d.n_solves
     ('derisk', 1)
     >>> d.update(eta=0.05), d.n_solves
     ('solve', 2)
+    >>> d.png()[:4]
+    b'\x89PNG'
     """
 
-    def __init__(self, fig, n_steps=500, **values):
+    def __init__(self, fig=None, n_steps=500, **values):
         self.n_steps = check_int("n_steps", n_steps, lo=1, hi=100_000)
         self.values = {**DASHBOARD_DEFAULTS, **_check_values(values)}
         self.n_solves = 0
         self.solution = self._solve(self.values)
+        fig = _new_figure() if fig is None else fig
         self.axes = dashboard_axes(fig)
         self.fig = fig
         self.artists = draw_dashboard(self.axes, self.solution, self.solution.rho,
@@ -163,50 +178,244 @@ class Dashboard:
         update_dashboard(self.artists, solution, solution.rho, new["eps"])
         return "solve"
 
-    def widget(self, continuous_update=False):
-        """Sliders and the live figure in one ipywidgets box.
+    def png(self):
+        """The current picture as PNG bytes (:func:`mmlib.plotting.render_dashboard`)."""
+        return render_dashboard(self.artists)
 
-        Each slider move calls :meth:`update` and shows the redrawn figure in an
-        ``Output`` area; an unsupported combination shows its message instead
-        and keeps the last picture.
+    def widget(self, wait=DEBOUNCE_SECONDS, continuous_update=False):
+        """Sliders above the live picture, as a :class:`DashboardWidget`.
+
+        Parameters
+        ----------
+        wait : float
+            Debounce window in seconds, ``0 <= wait <= 2``: a solve starts once the
+            sliders have been still this long.
+        continuous_update : bool
+            Send values while a slider is dragged (True) or on release (False).
 
         Returns
         -------
-        ipywidgets.VBox
+        DashboardWidget
         """
+        return DashboardWidget(self, wait=wait, continuous_update=continuous_update)
+
+
+def _new_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=DASHBOARD_FIGSIZE, dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+class _Debouncer:
+    """Run ``work(changes, t_last)`` in a worker thread once submissions pause for ``wait`` s.
+
+    Submissions are merged into one dict of changes (a later value of a key wins). At
+    most one ``work`` runs at a time; what arrives meanwhile is handled by one more call
+    after it. ``t_last`` is the ``time.perf_counter()`` of the last submission merged in.
+    ``on_state(busy)`` is called under the lock whenever busy starts or ends.
+    """
+
+    def __init__(self, work, wait, on_state):
+        self._work, self.wait, self._on_state = work, wait, on_state
+        self._lock = threading.Lock()
+        self._pending = {}
+        self._t_last = 0.0
+        self._timer = None
+        self._running = False
+        self.busy = False
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def submit(self, changes):
+        with self._lock:
+            self._pending.update(changes)
+            self._t_last = time.perf_counter()
+            if not self.busy:
+                self.busy = True
+                self.idle.clear()
+                self._on_state(True)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._running:
+                self._arm()
+
+    def _arm(self):
+        self._timer = threading.Timer(self.wait, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self):
+        with self._lock:
+            if self._running or not self._pending:
+                return
+            changes, self._pending = self._pending, {}
+            self._timer, self._running = None, True
+            t_last = self._t_last
+        try:
+            self._work(changes, t_last)
+        finally:
+            with self._lock:
+                self._running = False
+                if self._pending:
+                    self._arm()
+                else:
+                    self.busy = False
+                    self._on_state(False)
+                    self.idle.set()
+
+
+class DashboardWidget:
+    r"""The live dashboard: sliders, a status line and the picture, in one ipywidgets box.
+
+    A slider move does not solve at once: it waits until the sliders have been still
+    for ``wait`` seconds (a debounce), so a burst of key presses or a drag solves once,
+    for the last values. The solve and the drawing run in a worker thread, never two
+    at a time; moves made meanwhile are merged and solved once it ends. While work is
+    pending the status line says so and the picture is dimmed. Each result is sent as
+    one PNG (:func:`mmlib.plotting.render_dashboard`), drawn from the cached axes when
+    no limit moved.
+
+    Parameters
+    ----------
+    dashboard : Dashboard
+    wait : float
+        Debounce window in seconds, ``0 <= wait <= 2``.
+    continuous_update : bool
+        Send slider values while dragging (True) or on release (False).
+
+    Attributes
+    ----------
+    box : ipywidgets.VBox
+        What the notebook shows (``display(widget)`` shows it).
+    sliders : dict of str to ipywidgets slider
+    image : ipywidgets.Image
+    status : ipywidgets.HTML
+    n_renders : int
+        Pictures sent so far (the first one included).
+    last : dict
+        Timings of the last update, in seconds: ``latency`` (from the last slider
+        value it includes to the PNG handed to the widget), ``solve`` (update of
+        the model and the artists) and ``render`` (drawing and encoding); and
+        ``kind``, as :meth:`Dashboard.update` returns it, or ``"error"``.
+
+    Raises
+    ------
+    ValueError
+        If ``wait`` is outside its range.
+    """
+
+    def __init__(self, dashboard, wait=DEBOUNCE_SECONDS, continuous_update=False):
         import ipywidgets as w
-        from IPython.display import display
 
-        sliders = make_sliders(self.values, continuous_update=continuous_update)
-        out = w.Output()
-        status = w.HTML()
+        self.dashboard = dashboard
+        wait = check_real("wait", wait, lo=0.0, hi=2.0)
+        self.sliders = make_sliders(dashboard.values, continuous_update=continuous_update)
+        width, _ = dashboard.fig.canvas.get_width_height()
+        self.image = w.Image(value=dashboard.png(), format="png",
+                             layout=w.Layout(width="100%", max_width=f"{width}px",
+                                             height="auto"))
+        self.image.add_class("mmlib-dashboard-figure")
+        self.status = w.HTML(value=_STATUS_IDLE)
+        self.status.add_class("mmlib-dashboard-status")
+        self.n_renders = 1
+        self.last = {}
+        self._debouncer = _Debouncer(self._work, wait, self._set_busy)
+        for key, slider in self.sliders.items():
+            slider.observe(self._on_change(key), names="value")
+        grid = w.GridBox(list(self.sliders.values()), layout=_grid_layout())
+        grid.add_class("mmlib-dashboard-sliders")
+        self.box = w.VBox([w.HTML(_STYLE), grid, self.status, self.image])
 
-        def show():
-            with out:
-                out.clear_output(wait=True)
-                display(self.fig)
+    @property
+    def wait(self):
+        """The debounce window in seconds."""
+        return self._debouncer.wait
 
-        def handler(key):
-            def on_change(change):
-                try:
-                    self.update(**{key: change["new"]})
-                except ValueError as err:
-                    status.value = f"<span style='color:#b00'>{err}</span>"
-                    return
-                status.value = ""
-                show()
-            return on_change
+    @property
+    def busy(self):
+        """True from a slider move until its picture has been sent."""
+        return self._debouncer.busy
 
-        for key, s in sliders.items():
-            s.observe(handler(key), names="value")
-        show()
-        grid = w.GridBox(list(sliders.values()),
-                         layout=w.Layout(grid_template_columns="repeat(4, 25%)"))
-        return w.VBox([grid, status, out])
+    def wait_idle(self, timeout=None):
+        """Block until every pending move has been solved and drawn; return True if so."""
+        return self._debouncer.idle.wait(timeout)
+
+    def _on_change(self, key):
+        def on_change(change):
+            self._debouncer.submit({key: change["new"]})
+        return on_change
+
+    def _set_busy(self, busy):
+        self.status.value = _STATUS_BUSY if busy else (
+            self.status.value if self.last.get("kind") == "error" else _STATUS_IDLE)
+        if busy:
+            self.image.add_class("mmlib-busy")
+        else:
+            self.image.remove_class("mmlib-busy")
+
+    def _work(self, changes, t_last):
+        t0 = time.perf_counter()
+        try:
+            kind = self.dashboard.update(**changes)
+        except Exception as err:  # noqa: BLE001 - a worker thread: show it, keep the picture
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            self.last = {"kind": "error"}
+            return
+        t1 = time.perf_counter()
+        if kind != "none":
+            self.image.value = self.dashboard.png()
+            self.n_renders += 1
+        t2 = time.perf_counter()
+        self.last = {"kind": kind, "solve": t1 - t0, "render": t2 - t1,
+                     "latency": t2 - t_last}
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and "text/plain" in bundle:
+            # what a notebook shows where it cannot draw the widget (untrusted, or no widget
+            # manager): a sentence, not ``VBox(children=(...``
+            bundle["text/plain"] = ("mmlib dashboard (live sliders): run the notebook's cells in "
+                                    "JupyterLab to move them (a trusted notebook shows the saved "
+                                    "picture before that)")
+        return bundle
+
+
+_STATUS_IDLE = "<span class='mmlib-idle'>Move a slider: the model re-solves on release.</span>"
+_STATUS_BUSY = "<span class='mmlib-solving'>&#8987; solving&hellip;</span>"
+# The picture dims while a solve is pending. In the slider grid every label has one width
+# (so the tracks line up) and every readout room for its widest value.
+_STYLE = ("<style>.mmlib-busy{opacity:0.55;transition:opacity 0.1s}"
+          ".mmlib-dashboard-sliders .widget-label{width:8.2em !important;"
+          "min-width:8.2em !important}"
+          ".mmlib-dashboard-sliders .widget-readout{min-width:3.4em;width:3.4em}</style>")
+
+
+def _grid_layout():
+    import ipywidgets as w
+
+    return w.Layout(grid_template_columns="repeat(3, minmax(0, 1fr))",
+                    grid_gap="0px 14px", width="100%")
+
+
+def _decimals(step):
+    """Decimals needed to show every multiple of ``step`` exactly (0.002 -> 3, 0.5 -> 1)."""
+    for d in range(7):
+        if abs(round(step * 10**d) - step * 10**d) < 1e-9:
+            return d
+    return 6
 
 
 def make_sliders(values=None, continuous_update=False):
     """One ipywidgets slider per dashboard control, within :data:`SLIDER_RANGES`.
+
+    Each readout shows as many decimals as its step has (``eta`` steps by 0.002, so
+    it reads 0.012, not 0.01). Each slider is as wide as its box allows
+    (``layout.width = "auto"``), so in :class:`DashboardWidget`'s grid a readout never
+    runs into the next slider.
 
     Parameters
     ----------
@@ -231,7 +440,9 @@ def make_sliders(values=None, continuous_update=False):
     sliders = {}
     for key, (lo, hi, step) in SLIDER_RANGES.items():
         cls = w.IntSlider if key == "x_max" else w.FloatSlider
+        fmt = {} if key == "x_max" else {"readout_format": f".{_decimals(step)}f"}
         s = cls(value=vals[key], min=lo, max=hi, step=step, description=_DESCRIPTIONS[key],
+                layout=w.Layout(width="auto", min_width="0"), **fmt,
                 continuous_update=continuous_update, style={"description_width": "initial"})
         sliders[key] = s
     return sliders

@@ -1,4 +1,6 @@
 """Plot helpers: they draw the data they are given, on the axes they are given."""
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -110,3 +112,67 @@ def test_update_rescales_axes_to_the_new_data(mf):
         y = art.lines[key].get_ydata()
         assert lo <= y.min() and y.max() <= hi, panel
     plt.close(fig)
+
+
+# --- render_dashboard: only what changed is redrawn, and the picture is a full draw's ---
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_render_dashboard_matches_a_full_draw_after_every_kind_of_move():
+    from mmlib.widgets import Dashboard
+
+    d = Dashboard(n_steps=40, x_max=6, T=2.0)
+    assert d.png()[:8] == b"\x89PNG\r\n\x1a\n" and d.artists.render_cache["last"] == "full"
+    kinds = []
+    for change in [dict(eps=1.5), dict(eta=0.012), dict(gamma=0.3), dict(T=3.0), dict(x_max=9),
+                   dict(mu0=-4.0), dict(A=0.2, k=3.0)]:
+        d.update(**change)
+        png = d.png()
+        kinds.append(d.artists.render_cache["last"])
+        # the reference: the same figure drawn whole by matplotlib's own savefig
+        buf = io.BytesIO()
+        d.fig.savefig(buf, format="png", dpi=d.fig.dpi)
+        a, b = _pixels(png), _pixels(buf.getvalue())
+        assert a.shape == b.shape
+        assert np.abs(a - b).max(axis=2).astype(bool).mean() < 1e-4, change  # (exact here)
+    assert kinds[0] == "cached" and "panels" in kinds  # an eps move redraws no axes
+
+
+def test_dashboard_fits_a_projector_with_its_sliders():
+    w, h = plotting.DASHBOARD_FIGSIZE[0] * 110, plotting.DASHBOARD_FIGSIZE[1] * 110
+    assert w <= 900 and h <= 480  # JupyterLab's content area at 1280 x 720, sliders above
+
+
+def test_nice_limits_hold_the_data_and_end_on_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    rng = np.random.default_rng(3)
+    for lo, hi in [(0.0, 1.0), (-1e-16, 3.1), (-44.7, 13.2), (2.5, 2.5), (1e-7, 3e-7)]:
+        a, b = plotting._nice_limits(lo, hi)
+        assert a <= lo + 1e-12 and b >= hi - 1e-12 and b > a
+        ticks = MaxNLocator(nbins=4).tick_values(a, b)
+        assert np.min(np.abs(ticks - a)) < 1e-9 * (b - a) and np.min(np.abs(ticks - b)) < 1e-9 * (b - a)
+        # a nudge far smaller than a tick step leaves the limits where they were
+        eps = 1e-4 * (b - a) * rng.uniform(-1, 1)
+        if lo + abs(eps) < hi - abs(eps) and a < lo - abs(eps) and hi + abs(eps) < b:
+            assert plotting._nice_limits(lo + eps, hi + eps) == (a, b)
+
+
+def test_render_dashboard_needs_an_agg_canvas(mf):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    art = plotting.draw_dashboard(plotting.dashboard_axes(fig), mf, mf.rho)
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    FigureCanvasBase(fig)
+    with pytest.raises(ValueError, match="Agg"):
+        plotting.render_dashboard(art)
+    with pytest.raises(ValueError, match="compress_level"):
+        plotting.render_dashboard(art, compress_level=12)

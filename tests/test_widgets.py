@@ -201,3 +201,110 @@ def test_render_frames_passes_ncols_axes_side_by_side():
     assert seen == [2] and PILImage.open(io.BytesIO(png)).size == (100, 25)
     with pytest.raises(ValueError, match="ncols"):
         render_frames(draw, ncols=9, a=[1.0])
+
+
+# --- the live widget: debounce, busy state, readouts (simulated slider moves, no browser) ---
+
+@pytest.fixture
+def small():
+    return Dashboard(n_steps=40, x_max=6, T=2.0)
+
+
+def _png_pixels(data):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_burst_of_moves_solves_once_for_the_last_value(small):
+    w = small.widget(wait=0.3)
+    first = w.image.value
+    for value in (0.2, 0.21, 0.22, 0.23, 0.24):  # five key presses, closer than the window
+        w.sliders["gamma"].value = value
+    assert w.busy and "solving" in w.status.value and "mmlib-busy" in w.image._dom_classes
+    assert w.wait_idle(60)
+    assert small.n_solves == 2 and small.values["gamma"] == 0.24
+    # the picture is the equilibrium at the last value, solved here independently
+    p = ModelParams(**{**{k: small.values[k] for k in ("A", "k", "eta", "T", "x_max")},
+                       "gamma": 0.24})
+    ref = solve_mean_field(p, default_rho0(p.x_max), 40)
+    np.testing.assert_allclose(small.solution.V, ref.V, rtol=1e-6, atol=1e-9)
+    assert w.image.value != first and w.n_renders == 2
+    small.artists.render_cache.clear()  # the same figure drawn whole
+    np.testing.assert_array_equal(_png_pixels(w.image.value), _png_pixels(small.png()))
+    assert not w.busy and "solving" not in w.status.value
+    assert "mmlib-busy" not in w.image._dom_classes
+    assert w.last["kind"] == "solve" and w.last["latency"] >= 0.3
+
+
+def test_moves_during_a_solve_are_merged_into_one_more_solve(small, monkeypatch):
+    import threading
+    import time
+
+    calls, started = [], threading.Event()
+    solve = small._solve
+
+    def slow_solve(values):
+        calls.append(values["gamma"])
+        started.set()
+        time.sleep(0.4)
+        return solve(values)
+
+    monkeypatch.setattr(small, "_solve", slow_solve)
+    w = small.widget(wait=0.0)
+    w.sliders["gamma"].value = 0.2
+    assert started.wait(10)
+    for value in (0.3, 0.4, 0.5):  # arrive while the first solve runs
+        w.sliders["gamma"].value = value
+    assert w.wait_idle(60)
+    assert calls == [0.2, 0.5] and small.values["gamma"] == 0.5
+
+
+def test_eps_move_redraws_without_solving(small):
+    w = small.widget(wait=0.0)
+    w.sliders["eps"].value = 2.0
+    assert w.wait_idle(30)
+    assert small.n_solves == 1 and w.last["kind"] == "derisk"
+    assert small.artists.render_cache["last"] == "cached"  # no axis moved: data only
+
+
+def test_a_failing_update_shows_its_message_and_ends_busy(small, monkeypatch):
+    def fail(**changes):
+        raise ValueError("gamma must be <= 0.5, got 0.7")
+
+    monkeypatch.setattr(small, "update", fail)
+    w = small.widget(wait=0.0)
+    before = w.image.value
+    w.sliders["gamma"].value = 0.3
+    assert w.wait_idle(30)
+    assert "gamma must be" in w.status.value and not w.busy and w.image.value == before
+
+
+def test_widget_opens_at_the_dashboard_values_and_reads_sensibly_without_a_kernel():
+    d = Dashboard(n_steps=20, x_max=5, T=1.0)
+    w = d.widget()
+    assert {k: s.value for k, s in w.sliders.items()} == d.values
+    assert d.values == {**DASHBOARD_DEFAULTS, "x_max": 5, "T": 1.0}
+    bundle = w._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "VBox" not in bundle["text/plain"] and "JupyterLab" in bundle["text/plain"]
+    with pytest.raises(ValueError, match="wait"):
+        d.widget(wait=-1.0)
+
+
+def test_each_readout_shows_the_precision_of_its_step():
+    sliders = make_sliders()
+    for key, (lo, hi, step) in SLIDER_RANGES.items():
+        s = sliders[key]
+        if key == "x_max":
+            assert s.step == 1
+            continue
+        values = lo + step * np.arange(round((hi - lo) / step) + 1)
+        shown = [format(v, s.readout_format) for v in values]
+        assert len(set(shown)) == len(values), key  # neighbours never read the same
+        for v, text in zip(values, shown):
+            assert abs(float(text) - v) < 1e-9, (key, v, text)  # and exactly
+    assert format(0.012, sliders["eta"].readout_format) == "0.012"
+    assert all(s.layout.width == "auto" for s in sliders.values())
