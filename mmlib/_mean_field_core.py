@@ -11,13 +11,19 @@ step, a backward sweep :math:`w_n = P_n w_{n+1}` and the forward Doob transform
 * :func:`propagators` builds every :math:`P_n` at once from the sector expansion of
   :func:`mmlib._metzler.expm_two_rate` (non-negative terms only, so entries keep their
   relative accuracy), written straight into the diagonals of the dense output.
-* :func:`sweep` works in floating point while :math:`w` spans at most
+* :func:`solve_given_crowd` works in floating point while :math:`w` spans at most
   :data:`LINEAR_SPAN` e-folds, and in log space only on the steps where it spans more.
   Those are the first steps back from a steep terminal penalty
   :math:`e^{-k\gamma x^2}` (up to :math:`k\gamma x_{\max}^2 = 1350` e-folds on the
   dashboard's sliders): after a few steps the value function is far flatter, and the
-  rest of the sweep is ordinary floating point. The log-space steps use the entrywise
-  logarithm of :math:`P_n` (no floor), so the whole sweep is exact on the grid.
+  rest of the sweep is ordinary floating point. The log-space steps use :math:`P_n` with no
+  floor (:func:`expm_full`; an entry too small for floating point that could matter sends
+  the step to :func:`mmlib._metzler.log_expm_metzler`), so the whole sweep is exact on the grid.
+* On the floating-point steps the crowd's skew is removed by the change of variables
+  :math:`w = \mathrm{diag}(r_n^x)\,\hat w`, :math:`r_n = \sqrt{a_n/b_n}`: the shift
+  invariance :math:`V \to V + cx` of the mean-field chapter, as a similarity transform.
+  The propagator is then symmetric in the geometric-mean rate :math:`\sqrt{a_n b_n}`,
+  whose series is short even when one side of a skewed crowd fills many times a step.
 * :func:`doob_population` evolves the population with the stochastic matrices
   :math:`Q_n[x,y] = P_n[x,y]\,w_{n+1}(y)/w_n(x)`, taken from log space on log steps.
 """
@@ -31,12 +37,13 @@ from . import _metzler
 
 __all__ = []  # private module
 
-#: Floating-point steps while w spans at most this many e-folds (e^280 ~ 4e121). The
-#: propagators of those steps are flushed below FLOOR times their row maximum, which changes
-#: w by less than n * FLOOR * e^280 < 1e-36 relative, and keeps every product P[x,y] w[y]
-#: above 1e-300 (no slow subnormal numbers).
-LINEAR_SPAN = 280.0
-FLOOR = 1e-160
+#: Floating-point steps while w spans at most this many e-folds (e^500 ~ 1e217; with the
+#: 40 e-folds the sweep lets a vector drift between rescalings, w, 1/w and rho/w stay
+#: inside the floating-point range). The propagators of those steps are flushed below FLOOR
+#: times the diagonal entry of their row, which changes w by less than
+#: n * FLOOR * e^500 < 1e-80 relative; products that underflow are smaller still.
+LINEAR_SPAN = 500.0
+FLOOR = 1e-300
 # Entries of an unfloored propagator below this are not trusted (subnormal or underflowed).
 _TINY = 1e-300
 

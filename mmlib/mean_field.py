@@ -148,7 +148,9 @@ def _equilibrium_fast(params, n_steps, avg_a, avg_b, rho0, state):
     k = params.k
     log_range = state.get("log_range")
     if log_range is None:
-        log_range = min(k * params.gamma * params.x_max**2, _mean_field_core.LINEAR_SPAN) + 20.0
+        # the terminal span, up to 100 e-folds (steeper ends are the log-space steps' job);
+        # a wider span seen in the sweep rebuilds the propagators for it
+        log_range = min(k * params.gamma * params.x_max**2, 100.0) + 20.0
     for _ in range(4):
         lw, rho, seen = _mean_field_core.solve_given_crowd(params, n_steps, avg_a, avg_b, rho0,
                                                            log_range, state.setdefault("work", {}))
