@@ -31,11 +31,15 @@ from mmlib.widgets import DASHBOARD_DEFAULTS, SLIDER_RANGES, default_rho0
 KEYS = ("A", "k", "eta", "gamma", "T", "x_max", "mu0")
 
 
+MAX_ITER = 200  # solve_mean_field's default, as the dashboard uses
+
+
 def dashboard_solve(values, n_steps):
     """The dashboard's solve for slider values (Dashboard._solve without the figure)."""
     p = ModelParams(**{key: values[key] for key in KEYS[:-1]})
     mu0 = float(np.clip(values["mu0"], -p.x_max, p.x_max))
-    return solve_mean_field(p, default_rho0(p.x_max, mu0), n_steps, anderson=5)
+    return solve_mean_field(p, default_rho0(p.x_max, mu0), n_steps, anderson=5,
+                            max_iter=MAX_ITER)
 
 
 def timed(values, n_steps, repeat):
@@ -55,12 +59,17 @@ def timed(values, n_steps, repeat):
 
 
 def main(argv=None):
+    global MAX_ITER
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--n-steps", type=int, default=500)
+    parser.add_argument("--max-iter", type=int, default=200,
+                        help="cap on iterations (default 200, the dashboard's); a lower cap "
+                             "shortens the corners that do not converge")
     parser.add_argument("--quick", action="store_true",
                         help="only the corners with mu0 at +max (64 corners)")
     args = parser.parse_args(argv)
+    MAX_ITER = args.max_iter
 
     default = {key: DASHBOARD_DEFAULTS[key] for key in KEYS}
     first, med_default, sol = timed(default, args.n_steps, 2 * args.repeat + 1)
