@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _metzler, limits
+from . import _mean_field_core, _metzler, limits
 from ._validation import check_distribution, check_int, check_real
 from ._propagator import LINEAR_LOG_RANGE as _LINEAR_LOG_RANGE
 from ._propagator import propagate_linear as _propagate_linear
@@ -136,6 +136,41 @@ def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
     return V, da, db, rho
 
 
+def _equilibrium_fast(params, n_steps, avg_a, avg_b, rho0, state):
+    """As :func:`_equilibrium_given_crowd`, with the propagators of
+    :mod:`mmlib._mean_field_core` and log space only on the steps that need it.
+
+    ``state["log_range"]`` carries the span of w from one iteration to the next. Returns
+    None (use :func:`_equilibrium_given_crowd`) when w spans more than
+    ``_mean_field_core.LINEAR_SPAN`` e-folds away from the terminal time.
+    """
+    k = params.k
+    log_range = state.get("log_range")
+    if log_range is None:
+        # the terminal span, up to 100 e-folds (steeper ends are the log-space steps' job);
+        # a wider span seen in the sweep rebuilds the propagators for it
+        log_range = min(k * params.gamma * params.x_max**2, 100.0) + 20.0
+    for _ in range(4):
+        lw, rho, seen = _mean_field_core.solve_given_crowd(params, n_steps, avg_a, avg_b, rho0,
+                                                           log_range, state.setdefault("work", {}))
+        if lw is None or seen > _mean_field_core.LINEAR_SPAN:
+            return None
+        if rho is not None:
+            state["log_range"] = log_range
+            break
+        log_range = seen + 20.0
+    else:
+        return None
+    V = lw / k
+    V[-1] = -params.gamma * params.x**2
+    db, da = optimal_quotes(V, k)
+    return V, da, db, rho
+
+
+def _equilibrium_slow(params, n_steps, avg_a, avg_b, rho0, state):
+    return _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
+
+
 def _next_iterate(z, f, dz_hist, df_hist, damping):
     r"""Damped fixed-point step, with Anderson mixing when a history is given.
 
@@ -159,7 +194,7 @@ def _next_iterate(z, f, dz_hist, df_hist, damping):
 
 
 def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200,
-                     anderson=0):
+                     anderson=0, _z0=None):
     r"""Solve the mean-field market-making equilibrium by damped fixed-point iteration.
 
     .. math:: \bar\delta^{(j+1)} = \bar\delta^{(j)}
@@ -241,14 +276,20 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     anderson = check_int("anderson", anderson, lo=0, hi=20)
 
     n1 = n_steps + 1
-    z = np.full(2 * n1, 1.0 / params.k)  # (avg_a, avg_b) stacked
+    z = np.full(2 * n1, 1.0 / params.k) if _z0 is None else _z0  # (avg_a, avg_b) stacked
     residuals = []
     converged = False
     dz_hist, df_hist = [], []
     z_prev = f_prev = None
+    state = {}
+    solve = _equilibrium_fast
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
-        V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
+        out = solve(params, n_steps, avg_a, avg_b, rho0, state)
+        if out is None:  # the fast path does not apply: the general one from now on
+            solve = _equilibrium_slow
+            out = solve(params, n_steps, avg_a, avg_b, rho0, state)
+        V, da, db, rho = out
         f = np.concatenate(average_quotes(db, da, rho)[::-1]) - z  # z stacks (ask, bid)
         res = float(np.abs(f).max())
         if not np.isfinite(res):
@@ -265,7 +306,10 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         z = _next_iterate(z, f, dz_hist, df_hist, damping)
     avg_a, avg_b = z[:n1], z[n1:]
     if not converged:
-        V, da, db, rho = _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
+        out = solve(params, n_steps, avg_a, avg_b, rho0, state)
+        if out is None:
+            out = _equilibrium_slow(params, n_steps, avg_a, avg_b, rho0, state)
+        V, da, db, rho = out
         warnings.warn(
             f"mean-field fixed point not converged after {max_iter} iterations: residual "
             f"{residuals[-1]:.3g} > tol={tol:g}; try a smaller damping or more max_iter",

@@ -3,15 +3,24 @@
 
 Usage (from the repository root, inside .venv; `make test` does this):
 
-    python tools/run_notebooks.py convert         # book/*.md -> _build/ci_notebooks/{source,nbval}/
-    python tools/run_notebooks.py check           # check _toc.yml and _ci_parameters.yml, run nothing
-    python tools/run_notebooks.py run [STEM ...]  # papermill with the CI overrides
+    python tools/run_notebooks.py convert           # book/*.md -> _build/ci_notebooks/{source,nbval}/
+    python tools/run_notebooks.py check             # check _toc.yml and _ci_parameters.yml, run nothing
+    python tools/run_notebooks.py run [STEM ...]    # papermill with the CI overrides
+    python tools/run_notebooks.py nbval [STEM ...]  # nbval on the same CI-size notebooks
+    python tools/run_notebooks.py book-times LOG    # per-chapter times from a book-build log
 
 A chapter is a `book/*.md` file whose YAML front matter has a `jupytext` header and a
 `kernelspec`; plain pages (intro, references, status) are skipped. Converted notebooks go to
 `_build/ci_notebooks/`, never into `book/`: `source/` holds the plain conversions (papermill's
-input) and `nbval/` the same notebooks with one leading cell that changes the kernel's cwd to
-`book/`, because nbval starts its kernel in the notebook's own folder and has no option to change it.
+input) and `nbval/` the same notebooks at CI size (the overrides injected after the `parameters`
+cell, as papermill does) with one leading cell that changes the kernel's cwd to `book/`, because
+nbval starts its kernel in the notebook's own folder and has no option to change it. Only the book
+build executes the chapters at full size.
+
+Every command that executes prints each chapter's wall time and a table at the end. A chapter
+that runs longer than `--max-seconds` (default 600 s; a chapter takes well under a minute at CI
+size) is stopped and reported as hung, instead of waiting: a kernel that stops answering (a lost
+message, both sides idle in epoll_wait) then fails the run in minutes with the chapter's name.
 
 `run` injects the overrides from `book/_ci_parameters.yml` into each chapter's `parameters`
 cell and executes it with kernel `python3`, cwd = `book/` (the same cwd as the book build).
@@ -23,6 +32,11 @@ one `parameters` cell, or if a chapter is missing from `_toc.yml`.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +45,7 @@ import jupytext
 import nbformat
 import papermill
 import yaml
+from papermill.parameterize import parameterize_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -42,6 +57,7 @@ NBVAL_DIR = OUT / "nbval"
 EXECUTED_DIR = OUT / "papermill"
 KERNEL = "python3"
 CELL_TIMEOUT = 300  # seconds per cell, the same as execute.timeout in _config.yml
+MAX_SECONDS = 600  # seconds per chapter at CI size before it is stopped as hung
 
 
 def _front_matter(path: Path) -> dict:
@@ -67,25 +83,45 @@ def chapters() -> dict[str, Path]:
 
 
 def convert(paths: dict[str, Path]) -> dict[str, Path]:
-    """Write each chapter as an .ipynb (no outputs) for papermill and for nbval.
+    """Write each chapter as an .ipynb (no outputs) for papermill.
 
     Returns stem -> path of the plain conversion in SOURCE_DIR.
     """
-    for folder in (SOURCE_DIR, NBVAL_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.ipynb"):
-            stale.unlink()
+    SOURCE_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in SOURCE_DIR.glob("*.ipynb"):
+        stale.unlink()
+    out = {}
+    for stem, path in paths.items():
+        target = SOURCE_DIR / f"{stem}.ipynb"
+        nbformat.write(jupytext.read(path), target)
+        out[stem] = target
+    return out
+
+
+def write_nbval(notebooks: dict[str, Path], overrides: dict[str, dict]) -> dict[str, Path]:
+    """The nbval copies: CI overrides injected (as papermill does) and cwd = book/ first.
+
+    Returns stem -> path in NBVAL_DIR.
+    """
+    NBVAL_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in NBVAL_DIR.glob("*.ipynb"):
+        stale.unlink()
     chdir = nbformat.v4.new_code_cell(
         f"import os\nos.chdir({str(BOOK)!r})  # added by tools/run_notebooks.py: cwd = book/"
     )
     out = {}
-    for stem, path in paths.items():
-        nb = jupytext.read(path)
-        target = SOURCE_DIR / f"{stem}.ipynb"
+    for stem, path in notebooks.items():
+        nb = nbformat.read(path, as_version=4)
+        params = overrides.get(stem) or {}
+        if params:
+            for cell in nb.cells:  # papermill expects every cell to carry a tags list
+                cell.metadata.setdefault("tags", [])
+            nb.metadata.setdefault("papermill", {})
+            nb = parameterize_notebook(nb, params, kernel_name=KERNEL, language="python")
+        nb.cells.insert(0, chdir)
+        target = NBVAL_DIR / f"{stem}.ipynb"
         nbformat.write(nb, target)
         out[stem] = target
-        nb.cells.insert(0, chdir)
-        nbformat.write(nb, NBVAL_DIR / f"{stem}.ipynb")
     return out
 
 
@@ -162,10 +198,68 @@ def load_overrides(notebooks: dict[str, Path]) -> tuple[dict[str, dict], list[st
     return overrides, errors
 
 
-def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str]) -> list[str]:
-    """Execute each chapter with papermill; return a list of failure messages."""
+def _print_table(title: str, rows: list[tuple[str, float, str]]) -> None:
+    """Per-chapter wall times, slowest first, and their total."""
+    print(f"=== {title}: wall time per chapter ===")
+    for stem, seconds, status in sorted(rows, key=lambda r: -r[1]):
+        print(f"  {stem:24s} {seconds:7.1f} s  {status}")
+    print(f"  {'total':24s} {sum(r[1] for r in rows):7.1f} s")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop a child started with start_new_session=True and everything it started (its kernel)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _run_bounded(cmd: list[str], max_seconds: float) -> tuple[int | None, float]:
+    """Run cmd in its own process group; kill the group after max_seconds.
+
+    Returns (exit code or None if it was stopped, wall seconds). Output goes straight through.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    try:
+        rc = proc.wait(timeout=max_seconds)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        rc = None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return rc, time.perf_counter() - start
+
+
+def _execute_one(stem: str, source: str, params: dict) -> int:
+    """Worker: papermill one chapter (run in a child process by `run`)."""
+    target = EXECUTED_DIR / f"{stem}.ipynb"
+    try:
+        papermill.execute_notebook(
+            source,
+            str(target),
+            parameters=params,
+            kernel_name=KERNEL,
+            cwd=str(BOOK),
+            progress_bar=False,
+            execution_timeout=CELL_TIMEOUT,
+        )
+    except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
+        print(f"{stem}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str],
+        max_seconds: float = MAX_SECONDS) -> list[str]:
+    """Execute each chapter with papermill, each in a child process bounded by max_seconds.
+
+    Returns a list of failure messages and prints each chapter's wall time.
+    """
     EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
-    failures = []
+    failures, rows = [], []
     selected = only or sorted(notebooks)
     for stem in selected:
         if stem not in notebooks:
@@ -174,52 +268,129 @@ def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str])
         params = overrides.get(stem, {})
         target = EXECUTED_DIR / f"{stem}.ipynb"
         print(f"papermill {stem} {params}", flush=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(notebooks[stem]),
-                str(target),
-                parameters=params,
-                kernel_name=KERNEL,
-                cwd=str(BOOK),
-                progress_bar=False,
-                execution_timeout=CELL_TIMEOUT,
+        rc, seconds = _run_bounded(
+            [sys.executable, __file__, "_execute", stem, str(notebooks[stem]), json.dumps(params)],
+            max_seconds,
+        )
+        if rc is None:
+            status = f"HUNG: stopped after {max_seconds:g} s"
+            failures.append(
+                f"{stem}: still running after {max_seconds:g} s (--max-seconds) and stopped; a "
+                "chapter takes well under a minute at CI size, so the kernel or the client "
+                f"stopped answering. papermill's last save of it is {target.relative_to(ROOT)}"
             )
-        except Exception as exc:  # papermill raises PapermillExecutionError with the traceback
-            failures.append(f"{stem}: {type(exc).__name__}: {exc}")
+        elif rc:
             status = "FAILED"
+            failures.append(f"{stem}: failed (traceback above)")
         else:
             status = "ok"
-        print(f"  {status} in {time.perf_counter() - start:.1f} s -> {target.relative_to(ROOT)}")
+        rows.append((stem, seconds, status))
+        print(f"  {status} in {seconds:.1f} s -> {target.relative_to(ROOT)}", flush=True)
+    _print_table("papermill (CI size)", rows)
     return failures
 
 
+class _NbvalTimer:
+    """pytest plugin: wall time per notebook, and a per-notebook budget for nbval."""
+
+    def __init__(self, max_seconds: float):
+        self.max_seconds = max_seconds
+        self.start: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+        self.failed: dict[str, bool] = {}
+
+    def pytest_runtest_setup(self, item):
+        import pytest
+
+        stem = Path(str(item.path)).stem
+        now = time.perf_counter()
+        self.start.setdefault(stem, now)
+        if now - self.start[stem] > self.max_seconds:
+            pytest.fail(f"{stem}: over its budget of {self.max_seconds:g} s (--max-seconds); "
+                        "remaining cells not run", pytrace=False)
+
+    def pytest_runtest_logreport(self, report):
+        stem = Path(report.fspath).stem
+        self.spent[stem] = self.spent.get(stem, 0.0) + report.duration
+        self.failed[stem] = self.failed.get(stem, False) or report.failed
+
+    def pytest_terminal_summary(self, terminalreporter):
+        _print_table("nbval (CI size)", [(stem, sec, "FAILED" if self.failed.get(stem) else "ok")
+                                         for stem, sec in self.spent.items()])
+
+
+def nbval(paths: list[Path], max_seconds: float = MAX_SECONDS) -> int:
+    """nbval (--nbval-lax) on the CI-size notebooks, with per-chapter times."""
+    import pytest
+
+    cell_timeout = int(min(CELL_TIMEOUT, max_seconds))
+    args = ["--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout}",
+            "-p", "no:cacheprovider", "-q",
+            # papermill (imported above) has already imported anyio: nothing to rewrite there
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", *map(str, paths)]
+    return int(pytest.main(args, plugins=[_NbvalTimer(max_seconds)]))
+
+
+_EXECUTING = re.compile(r"(?P<path>\S+?\.(?:md|ipynb)): Executing notebook")
+_EXECUTED = re.compile(r"(?P<path>\S+?\.(?:md|ipynb)): Executed notebook in (?P<sec>[0-9.]+) seconds")
+
+
+def book_times(log: Path) -> int:
+    """Print the per-chapter execution times myst-nb logged during a book build."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    rows = [(Path(m["path"]).stem, float(m["sec"]), "ok") for m in _EXECUTED.finditer(text)]
+    started = {Path(m["path"]).stem for m in _EXECUTING.finditer(text)}
+    for stem in sorted(started - {r[0] for r in rows}):
+        rows.append((stem, float("nan"), "started, no 'Executed' line (failed or hung)"))
+    _print_table("book build (full size)", rows)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_execute"]:  # internal: one chapter in a child process
+        stem, source, params = argv[1:4]
+        return _execute_one(stem, source, json.loads(params))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["convert", "check", "run"])
-    parser.add_argument("stems", nargs="*", help="chapters to run (default: all)")
+    parser.add_argument("command", choices=["convert", "check", "run", "nbval", "book-times"])
+    parser.add_argument("stems", nargs="*",
+                        help="chapters to run (default: all); for book-times, the log file")
+    parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
+                        help=f"wall-clock limit per chapter (default {MAX_SECONDS} s)")
     args = parser.parse_args(argv)
+    if args.command == "book-times":
+        if len(args.stems) != 1:
+            parser.error("book-times needs exactly one log file")
+        return book_times(Path(args.stems[0]))
 
     sources = chapters()
     if not sources:
         print("no chapter notebooks (book/*.md with a jupytext header) found", file=sys.stderr)
         return 1
     notebooks = convert(sources)
-    if args.command == "convert":
-        print(f"converted {len(notebooks)} chapter(s) into {OUT.relative_to(ROOT)}/{{source,nbval}}/")
-        return 0
-
     overrides, errors = load_overrides(notebooks)
     if errors:
         print("chapters, _toc.yml and book/_ci_parameters.yml disagree:", file=sys.stderr)
         for err in errors:
             print(f"  - {err}", file=sys.stderr)
         return 1
+    nbval_paths = write_nbval(notebooks, overrides)
+    if args.command == "convert":
+        print(f"converted {len(notebooks)} chapter(s) into {OUT.relative_to(ROOT)}/{{source,nbval}}/"
+              " (nbval copies at CI size)")
+        return 0
     if args.command == "check":
         print(f"_toc.yml and {CI_PARAMETERS.relative_to(ROOT)} cover all {len(notebooks)} chapter(s)")
         return 0
+    unknown = sorted(set(args.stems) - set(notebooks))
+    if unknown:
+        print(f"no chapter named {', '.join(unknown)}", file=sys.stderr)
+        return 1
+    if args.command == "nbval":
+        selected = args.stems or sorted(notebooks)
+        return nbval([nbval_paths[s] for s in selected], args.max_seconds)
 
-    failures = run(notebooks, overrides, args.stems)
+    failures = run(notebooks, overrides, args.stems, args.max_seconds)
     n_run = len(args.stems or notebooks)
     print(f"papermill: {n_run - len(failures)} passed, {len(failures)} failed")
     for failure in failures:
