@@ -22,7 +22,6 @@ artists, the drawing and the PNG encoding; it is ``DashboardWidget.last["latency
 """
 import argparse
 import io
-import itertools
 import time
 
 import matplotlib
@@ -126,7 +125,7 @@ def main(repeat=5, budget=600.0):
     print(f"default, slowest slider: {1e3 * worst_default:.0f} ms  [target <= {DEFAULT_TARGET_MS} ms]")
 
     # baseline: the same default move shown the old way, measured now, on this machine
-    key, (lo, hi, step) = "eta", SLIDER_RANGES["eta"]
+    key, step = "eta", SLIDER_RANGES["eta"][2]
     _, old_png = baseline_render({**DASHBOARD_DEFAULTS, key: DASHBOARD_DEFAULTS[key] + step})
     new_render = res[key][3]
     print(f"\n3. baseline: the old picture (11 x 8 in, savefig tight) takes {1e3 * old_png:.0f} ms "
