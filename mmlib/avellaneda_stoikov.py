@@ -448,7 +448,7 @@ def solve_glft(params, x_max, n_steps):
     params : ASParams
     x_max : int
         Inventory bound :math:`Q`, ``1 <= x_max <= 500`` (the dense propagator's
-        time grows like :math:`x_{\max}^3`, as for :func:`mmlib.solve_hjb`).
+        time grows like :math:`x_{\max}^3`, as for :func:`~mmlib.hjb.solve_hjb`).
     n_steps : int
         Number of time steps of the reporting grid,
         ``1 <= n_steps <= mmlib.limits.MAX_STEPS`` (default 10,000,000).

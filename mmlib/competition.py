@@ -25,14 +25,14 @@ happened before. Quote :math:`j` is therefore filled in the step iff
     \qquad E_l \sim \mathrm{Exp}(1)\ \text{i.i.d.}
 
 A lone maker is filled with probability :math:`1-e^{-\lambda(\delta)\Delta t}`,
-exactly the fill law of :func:`mmlib.simulate`. (The count of orders whose limit
+exactly the fill law of :func:`~mmlib.simulation.simulate`. (The count of orders whose limit
 reaches the :math:`j`-th quote is *not* enough: with limits reaching ranks
 (1, 1, 3) in that arrival order two quotes fill, in the order (3, 1, 1) only one.)
 
 **Mean-field coupling, finite crowd** (:func:`simulate_finite_crowd`). Each of
 :math:`N` makers is filled at rate :math:`Ae^{-k(\delta_i-\bar\delta_N(t))}`,
 where :math:`\bar\delta_N(t)` is the average of the :math:`N` makers' quotes:
-the empirical version of the coupling of :func:`mmlib.solve_mean_field`.
+the empirical version of the coupling of :func:`~mmlib.mean_field.solve_mean_field`.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ from . import limits
 from ._validation import as_generator, check_choice, check_int, check_real
 from .hjb import HJBSolution
 from .mean_field import MeanFieldSolution
-from .simulation import MarketParams, SimulationResult
+from .simulation import MarketParams, PnLAccounts, SimulationResult
 
 __all__ = [
     "CompetitionPaths",
@@ -90,10 +90,10 @@ class CompetitionPaths:
 
 
 @dataclass(frozen=True)
-class CompetitionResult:
+class CompetitionResult(PnLAccounts):
     r"""Per-maker, per-path outcome of :func:`simulate_competition`.
 
-    The fields carry the names of :class:`mmlib.SimulationResult`, with one
+    The fields carry the names of :class:`~mmlib.simulation.SimulationResult`, with one
     row per maker.
 
     Attributes
@@ -139,20 +139,6 @@ class CompetitionResult:
     mean_bbo_spread: np.ndarray
     paths: CompetitionPaths | None = None
 
-    @property
-    def total_pnl(self) -> np.ndarray:
-        r"""Marked-to-mid PnL :math:`C_T + X_T S_T - (C_0+X_0S_0)`, shape (n_makers, n_paths)."""
-        return self.cash + self.x * self.s_T - self.initial_wealth
-
-    @property
-    def n_fills(self) -> np.ndarray:
-        """Units traded per maker and path, ``n_bid + n_ask``."""
-        return self.n_bid + self.n_ask
-
-    def identity_residual(self) -> np.ndarray:
-        """Total PnL minus the sum of its three components, per maker and path."""
-        return self.total_pnl - (self.spread_pnl + self.inventory_pnl + self.adverse_pnl)
-
     def fill_share(self) -> np.ndarray:
         """Each maker's share of all units traded, pooled over paths; shape (n_makers,)."""
         per = self.n_fills.sum(axis=1)
@@ -160,7 +146,7 @@ class CompetitionResult:
         return per / total if total > 0 else np.full(self.n_makers, np.nan)
 
     def maker(self, i) -> SimulationResult:
-        """Maker ``i``'s outcome as a :class:`mmlib.SimulationResult` (for its ``summary``)."""
+        """Maker ``i``'s outcome as a :class:`~mmlib.simulation.SimulationResult` (for its ``summary``)."""
         i = check_int("i", i, lo=0, hi=self.n_makers - 1)
         return SimulationResult(market=self.market, n_paths=self.n_paths,
                                 initial_wealth=self.initial_wealth, cash=self.cash[i],
@@ -334,7 +320,7 @@ def _prepare(bid, ask, s, x, xb, step, timed, keys, depths, since, prev, was_fil
 
 @numba.njit(cache=True)
 def _settle(fills, depths, s, x, jump, ds, sp, cm, nb, na, inv, adv, was_filled):
-    r"""Accounting of one step, maker by maker (:func:`mmlib.simulate`'s attribution).
+    r"""Accounting of one step, maker by maker (:func:`~mmlib.simulation.simulate`'s attribution).
 
     A fill at price :math:`S\mp\delta` moves cash by :math:`\delta - S\,\Delta X`;
     the mid then jumps (toxic flow, ``jump``) and diffuses (``ds``):
@@ -367,7 +353,7 @@ def _settle(fills, depths, s, x, jump, ds, sp, cm, nb, na, inv, adv, was_filled)
 
 
 def _mid_step(m, P, rng):
-    """Diffusive part of the mid's move over one step (the laws of :func:`mmlib.simulate`)."""
+    """Diffusive part of the mid's move over one step (the laws of :func:`~mmlib.simulation.simulate`)."""
     sq = m.sigma * np.sqrt(m.dt)
     if m.price_model == "binomial":
         return np.where(rng.random(P) < 0.5, -sq, sq)
@@ -393,7 +379,7 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
     Parameters
     ----------
     policies : sequence of callables, length ``n_makers >= 1``
-        Each ``policy(t, s, x) -> (bid, ask)`` exactly as for :func:`mmlib.simulate`:
+        Each ``policy(t, s, x) -> (bid, ask)`` exactly as for :func:`~mmlib.simulation.simulate`:
         ``s`` the common mid and ``x`` that maker's inventory, arrays of shape
         ``(n_paths,)``; NaN means the side is not quoted.
     market : MarketParams
@@ -444,12 +430,12 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
     moves the maker's cash by :math:`\delta - S_n\,\Delta X`; with toxic flow,
     each executed order moves the mid against the side it hit with probability
     ``toxic_prob``; then the mid diffuses. The attribution is
-    :func:`mmlib.simulate`'s, maker by maker.
+    :func:`~mmlib.simulation.simulate`'s, maker by maker.
 
     The thinning formula also covers quotes inside the mid
     (:math:`\delta<0`), as if orders with "negative limits" arrived at rate
     :math:`Ae^{-k\delta}`: a lone maker then fills with probability
-    :math:`1-e^{-Ae^{-k\delta}\Delta t}`, exactly as in :func:`mmlib.simulate`.
+    :math:`1-e^{-Ae^{-k\delta}\Delta t}`, exactly as in :func:`~mmlib.simulation.simulate`.
 
     Random numbers, per step: uniforms for the noise (if on); one 64-bit word
     per path and side from the Generator, which SplitMix64 (Steele, Lea and
@@ -458,7 +444,7 @@ def simulate_competition(policies, market, n_paths, *, tie_break="random", tick=
     go; binomial counts for toxic flow (if on); the mid's draws. A seed
     reproduces a run exactly. Memory is ``O(n_makers * n_paths)`` unless
     ``record=True``. The matching and the accounting are plain loops compiled
-    with numba; :func:`_match_orders` is the order-by-order reference they are
+    with numba; ``_match_orders`` is the order-by-order reference they are
     tested against.
 
     References
@@ -710,7 +696,7 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
     Raises
     ------
     ValueError
-        If ``solution`` is not a :class:`mmlib.MeanFieldSolution` or a size is out
+        If ``solution`` is not a :class:`~mmlib.mean_field.MeanFieldSolution` or a size is out
         of range; before anything is allocated, for memory above
         ``mmlib.limits.MAX_BYTES`` (default 4 GiB), about
         ``8 * (10 * n_makers * n_paths + 2 * n_paths * (n_steps + 1))`` bytes plus
@@ -718,10 +704,10 @@ def simulate_finite_crowd(solution, n_makers, n_paths, *, rng=None, record=False
 
     Notes
     -----
-    The same time convention as :func:`mmlib.simulate_inventory`: over
+    The same time convention as :func:`~mmlib.population.simulate_inventory`: over
     :math:`[t_n, t_{n+1})` every maker uses the quotes of grid time :math:`t_n` at
     its current inventory, and the crowd average :math:`\bar\delta_N(t_n)` is
-    held, as :func:`mmlib.solve_mean_field` holds :math:`\bar\delta(t_n)`. Within a
+    held, as :func:`~mmlib.mean_field.solve_mean_field` holds :math:`\bar\delta(t_n)`. Within a
     step the makers are then independent continuous-time chains, simulated
     exactly event by event. As :math:`N\to\infty` the pooled law tends to this
     scheme's own mean-field limit, which differs from ``solution.rho`` (built

@@ -6,8 +6,8 @@ population puts negligible mass on its two edges,
 .. math:: m_Q = \max_{n}\ \big(\rho_n(-Q) + \rho_n(Q)\big),
 
 the *boundary mass*. :func:`boundary_mass` measures it from a master-equation
-solution (:func:`mmlib.evolve_population`) or estimates it, with its standard
-error, from Monte Carlo inventories (:func:`mmlib.simulate_inventory`);
+solution (:func:`~mmlib.population.evolve_population`) or estimates it, with its standard
+error, from Monte Carlo inventories (:func:`~mmlib.population.simulate_inventory`);
 :func:`choose_x_max` grows :math:`Q` until it is below a tolerance. The book's
 chapter *Failure regimes* uses both.
 """
@@ -27,7 +27,7 @@ def boundary_mass(rho):
     ----------
     rho : array_like, shape (n_times, 2*Q+1)
         Distributions over the grid (rows sum to 1), e.g. from
-        :func:`mmlib.evolve_population`.
+        :func:`~mmlib.population.evolve_population`.
 
     Returns
     -------
@@ -61,7 +61,7 @@ def boundary_mass_mc(X, x_max):
     Parameters
     ----------
     X : array_like of int, shape (n_times, n_paths)
-        Inventories on the grid ``-x_max..x_max`` (from :func:`mmlib.simulate_inventory`).
+        Inventories on the grid ``-x_max..x_max`` (from :func:`~mmlib.population.simulate_inventory`).
     x_max : int
         The grid's bound, ``>= 1``.
 

@@ -1,6 +1,6 @@
 r"""Fill curves :math:`\lambda(\delta)` other than :math:`A e^{-k\delta}`, and quotes that know them.
 
-The engine (:func:`mmlib.simulate`) fills a side at depth :math:`\delta` at rate
+The engine (:func:`~mmlib.simulation.simulate`) fills a side at depth :math:`\delta` at rate
 :math:`\lambda(\delta)`. By default :math:`\lambda(\delta)=Ae^{-k\delta}`; with
 ``MarketParams(fill_curve=...)`` it is one of
 
@@ -43,7 +43,7 @@ class FillCurve:
         r"""Fill counts :math:`y_j\sim\mathrm{Poisson}(E_j\lambda(\delta_j))` at resting depths.
 
         The data a maker would collect by resting at each depth for a time
-        :math:`E_j`; feed them to :func:`mmlib.fit_intensity` to calibrate an
+        :math:`E_j`; feed them to :func:`~mmlib.intensity.fit_intensity` to calibrate an
         exponential curve.
 
         Parameters
@@ -229,7 +229,7 @@ def solve_cara_quotes(curve, sigma, risk_aversion, T, x_max, n_steps,
     :math:`\theta(T,\cdot)=0`, the first supremum (bid) absent at :math:`q=Q`
     and the second (ask) at :math:`q=-Q`. Explicit Euler in time; each
     supremum by brute force over ``delta_grid``. For :math:`\lambda=Ae^{-k\delta}`
-    it reproduces :func:`mmlib.solve_glft` (tests/test_fill_curves.py).
+    it reproduces :func:`~mmlib.avellaneda_stoikov.solve_glft` (tests/test_fill_curves.py).
 
     Parameters
     ----------

@@ -24,11 +24,12 @@ Both are read at call time, so a change applies to every later call.
 The book's chapter *Failure regimes* shows these limits at work.
 
 Where the limits apply (each function's "Raises" section gives its estimate):
-:func:`mmlib.solve_hjb`, :func:`mmlib.solve_mean_field`, :func:`mmlib.solve_glft`
-(dense propagators, :func:`dense_solver_bytes`), :func:`mmlib.evolve_population`,
-:func:`mmlib.simulate_inventory`, :func:`mmlib.simulate`,
-:func:`mmlib.simulate_competition`, :func:`mmlib.simulate_finite_crowd`,
-:func:`mmlib.sweep` (grid size), and the microstructure simulators
+:func:`~mmlib.hjb.solve_hjb`, :func:`~mmlib.mean_field.solve_mean_field`,
+:func:`~mmlib.avellaneda_stoikov.solve_glft`
+(dense propagators, :func:`dense_solver_bytes`), :func:`~mmlib.population.evolve_population`,
+:func:`~mmlib.population.simulate_inventory`, :func:`~mmlib.simulation.simulate`,
+:func:`~mmlib.competition.simulate_competition`, :func:`~mmlib.competition.simulate_finite_crowd`,
+:func:`~mmlib.sweep.sweep` (grid size), and the microstructure simulators
 :func:`mmlib.microprice.simulate_chain`, :func:`mmlib.microprice.simulate_quoting`
 and :func:`mmlib.queue_position.simulate_queue`.
 
@@ -69,7 +70,7 @@ def format_bytes(n):
 
 
 def check_memory(what, need, hint=""):
-    """Raise ``ValueError`` if ``need`` bytes exceed :data:`MAX_BYTES`.
+    """Raise ``ValueError`` if ``need`` bytes exceed ``mmlib.limits.MAX_BYTES``.
 
     Parameters
     ----------
@@ -102,7 +103,7 @@ def check_memory(what, need, hint=""):
 
 
 def check_steps(what, n_steps, hint=""):
-    """Raise ``ValueError`` if a loop of ``n_steps`` time steps exceeds :data:`MAX_STEPS`.
+    """Raise ``ValueError`` if a loop of ``n_steps`` time steps exceeds ``mmlib.limits.MAX_STEPS``.
 
     Parameters
     ----------

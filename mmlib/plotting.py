@@ -759,7 +759,8 @@ def render_dashboard(artists, *, compress_level=1):
     anew the static layer of only those panels whose axis or colour limits moved
     (and of any panel touching them), and then draws the data (images, lines, the
     threshold label) and what lies above them (spines, legend), in matplotlib's
-    order. The result is the picture of a full draw of the figure (``tests/test_plotting.py`` compares them pixel by pixel).
+    order. The result is the picture of a full draw of the figure
+    (``tests/test_plotting.py`` compares them pixel by pixel).
 
     Parameters
     ----------

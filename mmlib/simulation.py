@@ -221,8 +221,31 @@ class SimulationPaths:
     ask: np.ndarray
 
 
+class PnLAccounts:
+    """The self-financing accounts shared by :class:`SimulationResult` and
+    :class:`~mmlib.competition.CompetitionResult`: total PnL, fills and the identity check.
+
+    A subclass holds ``cash``, ``x``, ``s_T``, ``initial_wealth``, ``n_bid``, ``n_ask`` and
+    the three components ``spread_pnl``, ``inventory_pnl``, ``adverse_pnl``, of one shape.
+    """
+
+    @property
+    def total_pnl(self) -> np.ndarray:
+        r"""Marked-to-mid PnL :math:`C_T + X_T S_T - (C_0 + X_0 S_0)`, per path (and maker)."""
+        return self.cash + self.x * self.s_T - self.initial_wealth
+
+    @property
+    def n_fills(self) -> np.ndarray:
+        """Number of fills (units traded), ``n_bid + n_ask``."""
+        return self.n_bid + self.n_ask
+
+    def identity_residual(self) -> np.ndarray:
+        """Total PnL minus the sum of its three components (zero up to rounding)."""
+        return self.total_pnl - (self.spread_pnl + self.inventory_pnl + self.adverse_pnl)
+
+
 @dataclass(frozen=True)
-class SimulationResult:
+class SimulationResult(PnLAccounts):
     r"""Per-path outcome of :func:`simulate`.
 
     Attributes
@@ -253,20 +276,6 @@ class SimulationResult:
     inventory_pnl: np.ndarray
     adverse_pnl: np.ndarray
     paths: SimulationPaths | None = None
-
-    @property
-    def total_pnl(self) -> np.ndarray:
-        r"""Marked-to-mid PnL :math:`C_T + X_T S_T - (C_0 + X_0 S_0)`, per path."""
-        return self.cash + self.x * self.s_T - self.initial_wealth
-
-    @property
-    def n_fills(self) -> np.ndarray:
-        """Total number of fills per path."""
-        return self.n_bid + self.n_ask
-
-    def identity_residual(self) -> np.ndarray:
-        """Total PnL minus the sum of its three components, per path (zero up to rounding)."""
-        return self.total_pnl - (self.spread_pnl + self.inventory_pnl + self.adverse_pnl)
 
     def summary(self, ci=0.95):
         """:class:`~mmlib.metrics.MCStats` of the PnL, its components, final inventory and fill count."""
