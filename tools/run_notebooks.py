@@ -47,6 +47,9 @@ import papermill
 import yaml
 from papermill.parameterize import parameterize_notebook
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_wakeup  # noqa: E402  (tools/kernel_wakeup.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CI_PARAMETERS = BOOK / "_ci_parameters.yml"
@@ -348,6 +351,7 @@ def book_times(log: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    kernel_wakeup.install()  # papermill's notebook client never sleeps through a reply
     if argv[:1] == ["_execute"]:  # internal: one chapter in a child process
         stem, source, params = argv[1:4]
         return _execute_one(stem, source, json.loads(params))
