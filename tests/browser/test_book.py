@@ -28,9 +28,12 @@ PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
 PARAMETER_CHAPTERS = ["book/dashboard.html", "book/intensities.html", "book/hjb.html",
                       "book/optimal_quotes.html", "book/master_equation.html",
                       "book/mean_field.html", "book/avellaneda_stoikov.html"]
+# A page with a frame panel in its embedded widget state (not merely the class name in prose, as on
+# the library reference).
+_PANEL_STATE = re.compile(r'_dom_classes"\s*:\s*\[[^\]]*"mm-frame-slider"')
 SLIDER_PAGES = sorted(set(PARAMETER_CHAPTERS) | {
     p for p in PAGES if (HTML / p).is_file() and
-    "mm-frame-slider" in (HTML / p).read_text(encoding="utf-8")})
+    _PANEL_STATE.search((HTML / p).read_text(encoding="utf-8"))})
 
 # After load: MathJax has typeset (its startup promise), and every embedded widget view has
 # been rendered by the HTML manager (it inserts a .widget-subarea before each view script).
