@@ -18,9 +18,13 @@ nbval starts its kernel in the notebook's own folder and has no option to change
 build executes the chapters at full size.
 
 Every command that executes prints each chapter's wall time and a table at the end. A chapter
-that runs longer than `--max-seconds` (default 600 s; a chapter takes well under a minute at CI
-size) is stopped and reported as hung, instead of waiting: a kernel that stops answering (a lost
+that runs longer than `--max-seconds` (default 180 s; a chapter takes under 30 s at CI size) is
+stopped and reported as hung, instead of waiting: a kernel that stops answering (a lost
 message, both sides idle in epoll_wait) then fails the run in minutes with the chapter's name.
+Such a stall was seen once in `run` (issue 11): dashboard.md at `display(dash.widget())`, the
+cell still "running", kernel and papermill both idle in epoll_wait, no bytes queued on any of
+the kernel's sockets. `--retry-hung N` re-runs a hung chapter up to N times (reported loudly);
+the default is 0, so a hang fails the run.
 
 `run` injects the overrides from `book/_ci_parameters.yml` into each chapter's `parameters`
 cell and executes it with kernel `python3`, cwd = `book/` (the same cwd as the book build).
@@ -60,7 +64,7 @@ NBVAL_DIR = OUT / "nbval"
 EXECUTED_DIR = OUT / "papermill"
 KERNEL = "python3"
 CELL_TIMEOUT = 300  # seconds per cell, the same as execute.timeout in _config.yml
-MAX_SECONDS = 600  # seconds per chapter at CI size before it is stopped as hung
+MAX_SECONDS = 180  # seconds per chapter at CI size (each takes under 30 s) before it is stopped as hung
 
 
 def _front_matter(path: Path) -> dict:
@@ -256,7 +260,7 @@ def _execute_one(stem: str, source: str, params: dict) -> int:
 
 
 def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str],
-        max_seconds: float = MAX_SECONDS) -> list[str]:
+        max_seconds: float = MAX_SECONDS, retry_hung: int = 0) -> list[str]:
     """Execute each chapter with papermill, each in a child process bounded by max_seconds.
 
     Returns a list of failure messages and prints each chapter's wall time.
@@ -271,10 +275,14 @@ def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str],
         params = overrides.get(stem, {})
         target = EXECUTED_DIR / f"{stem}.ipynb"
         print(f"papermill {stem} {params}", flush=True)
-        rc, seconds = _run_bounded(
-            [sys.executable, __file__, "_execute", stem, str(notebooks[stem]), json.dumps(params)],
-            max_seconds,
-        )
+        cmd = [sys.executable, __file__, "_execute", stem, str(notebooks[stem]), json.dumps(params)]
+        rc, seconds = _run_bounded(cmd, max_seconds)
+        hangs = 0
+        while rc is None and hangs < retry_hung:
+            hangs += 1
+            print(f"  HUNG: {stem} still running after {max_seconds:g} s; stopped, retry "
+                  f"{hangs} of {retry_hung} (--retry-hung)", flush=True)
+            rc, seconds = _run_bounded(cmd, max_seconds)
         if rc is None:
             status = f"HUNG: stopped after {max_seconds:g} s"
             failures.append(
@@ -286,7 +294,7 @@ def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str],
             status = "FAILED"
             failures.append(f"{stem}: failed (traceback above)")
         else:
-            status = "ok"
+            status = "ok" if not hangs else f"ok after {hangs} hung run(s) stopped and retried"
         rows.append((stem, seconds, status))
         print(f"  {status} in {seconds:.1f} s -> {target.relative_to(ROOT)}", flush=True)
     _print_table("papermill (CI size)", rows)
@@ -361,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="chapters to run (default: all); for book-times, the log file")
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
                         help=f"wall-clock limit per chapter (default {MAX_SECONDS} s)")
+    parser.add_argument("--retry-hung", type=int, default=0,
+                        help="re-run a chapter stopped as hung up to this many times (default 0)")
     args = parser.parse_args(argv)
     if args.command == "book-times":
         if len(args.stems) != 1:
@@ -394,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         selected = args.stems or sorted(notebooks)
         return nbval([nbval_paths[s] for s in selected], args.max_seconds)
 
-    failures = run(notebooks, overrides, args.stems, args.max_seconds)
+    failures = run(notebooks, overrides, args.stems, args.max_seconds, args.retry_hung)
     n_run = len(args.stems or notebooks)
     print(f"papermill: {n_run - len(failures)} passed, {len(failures)} failed")
     for failure in failures:
