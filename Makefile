@@ -128,7 +128,7 @@ test-doctest: kernel-check
 
 # Each chapter with the smaller sizes of book/_ci_parameters.yml injected into its parameters cell.
 test-papermill: kernel-check
-	$(BIN)/python tools/run_notebooks.py run
+	$(BIN)/python tools/run_notebooks.py run --retry-hung 1
 
 # Each chapter at CI size (the same overrides as papermill), one pytest item per cell (outputs
 # are not compared: --nbval-lax); only the book build runs the chapters at full size.
