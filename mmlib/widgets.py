@@ -655,7 +655,7 @@ def frame_slider(frames, values, description="value", index=0, fmt="{:g}"):
     box = w.VBox([slider, stack])
     box.link = w.jslink((slider, "index"), (stack, "selected_index"))
     box.add_class(FRAME_PANEL_CLASS)
-    return box
+    return _plain_text(box)
 
 
 def frame_grid(frames, values, descriptions=("a", "b"), index=(0, 0), fmt="{:g}"):
@@ -720,6 +720,24 @@ def frame_grid(frames, values, descriptions=("a", "b"), index=(0, 0), fmt="{:g}"
     box.links = [w.jslink((s_row, "index"), (outer, "selected_index"))]
     box.links += [w.jslink((s_col, "index"), (st, "selected_index")) for st in inner]
     box.add_class(FRAME_PANEL_CLASS)
+    return _plain_text(box)
+
+
+_FRAME_TEXT = ("pre-rendered slider: the book's web page shows it; in a notebook, trust it (or run "
+               "its cells) to see the pictures")
+
+
+def _plain_text(box):
+    """Give a frame panel a sentence, not ``VBox(children=(...``, where it cannot be drawn."""
+    draw = box._repr_mimebundle_
+
+    def bundle(**kwargs):
+        out = draw(**kwargs)
+        if isinstance(out, dict) and "text/plain" in out:
+            out["text/plain"] = _FRAME_TEXT
+        return out
+
+    box._repr_mimebundle_ = bundle
     return box
 
 

@@ -308,3 +308,13 @@ def test_each_readout_shows_the_precision_of_its_step():
             assert abs(float(text) - v) < 1e-9, (key, v, text)  # and exactly
     assert format(0.012, sliders["eta"].readout_format) == "0.012"
     assert all(s.layout.width == "auto" for s in sliders.values())
+
+
+def test_frame_panels_read_as_a_sentence_where_they_cannot_be_drawn():
+    frames = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0])
+    grid = render_frames(_draw_level, figsize=(1.0, 1.0), dpi=30, a=[0.0, 1.0], b=[0.0, 1.0])
+    for box in (frame_slider(frames, [0.0, 1.0], description="a"),
+                frame_grid(grid, ([0.0, 1.0], [0.0, 1.0]), descriptions=("a", "b"))):
+        text = box._repr_mimebundle_()["text/plain"]
+        assert "VBox(children" not in text and "pre-rendered slider" in text
+        assert "application/vnd.jupyter.widget-view+json" in box._repr_mimebundle_()
