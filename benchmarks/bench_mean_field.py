@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_mean_field.py [--repeat R] [--n-steps N] [--quick]
 
-The dashboard re-solves :func:`mmlib.solve_mean_field` (``anderson=5``, ``n_steps=500``, the
+The dashboard re-solves :func:`mmlib.solve_mean_field` (``anderson=20``, ``n_steps=500``, the
 book's Gaussian crowd :func:`mmlib.widgets.default_rho0` centred at mu0) on every model slider
 move. This script times that solve at the default settings and at all 2**7 = 128 corners of
 ``SLIDER_RANGES`` over A, k, eta, gamma, T, x_max and mu0 (mu0 is clipped to +-x_max as the
@@ -38,7 +38,7 @@ def dashboard_solve(values, n_steps):
     """The dashboard's solve for slider values (Dashboard._solve without the figure)."""
     p = ModelParams(**{key: values[key] for key in KEYS[:-1]})
     mu0 = float(np.clip(values["mu0"], -p.x_max, p.x_max))
-    return solve_mean_field(p, default_rho0(p.x_max, mu0), n_steps, anderson=5,
+    return solve_mean_field(p, default_rho0(p.x_max, mu0), n_steps, anderson=20,
                             max_iter=MAX_ITER)
 
 

@@ -11,11 +11,12 @@ and population (forward) -> new crowd averages.
 
 Discretisation. The crowd averages of grid time :math:`t_n` are held over
 :math:`[t_n, t_{n+1})`. Given them, the HJB is solved exactly through
-:math:`w = e^{kV}` with one Metzler exponential per step. The population is
+:math:`w = e^{kV}`: one matrix exponential :math:`P_n = e^{hM_n}` per step,
+applied to the vector as a series of non-negative terms cut by a proven bound
+(:mod:`mmlib._uniformized`), so no propagator matrix is formed. The population is
 then evolved exactly under the *continuously* updated optimal quotes: the
-optimally controlled chain is the Doob transform of the propagator :math:`P_n`
-of :math:`w`, with transition matrix
-:math:`P_n[x,y]\,w(t_{n+1},y)/w(t_n,x)` over a step. (This differs by
+optimally controlled chain is the Doob transform of :math:`P_n`, with transition
+matrix :math:`P_n[x,y]\,w(t_{n+1},y)/w(t_n,x)` over a step. (This differs by
 :math:`O(\Delta t)` from :func:`mmlib.population.evolve_population`, which holds the quotes
 of each grid time over the step.)
 
@@ -28,12 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _mean_field_core, _metzler, limits
+from . import _uniformized, limits
 from ._validation import check_distribution, check_int, check_real
-from ._propagator import LINEAR_LOG_RANGE as _LINEAR_LOG_RANGE
-from ._propagator import propagate_linear as _propagate_linear
-from ._propagator import propagate_log as _propagate_log
-from ._propagator import w_tridiag as _w_tridiag
 from .hjb import HJBSolution, optimal_quotes
 from .metrics import average_quotes
 from .model import ModelParams
@@ -74,101 +71,20 @@ class MeanFieldSolution(HJBSolution):
     damping: float
 
 
-def _population_doob(lw, rho0, P=None, LP=None):
-    """Exact law of the optimally controlled chain via the Doob transform."""
-    N = lw.shape[0] - 1
-    rho = np.empty_like(lw)
-    rho[0] = rho0
-    if P is not None:
-        c = lw.max(axis=1)
-        pre = np.exp(c[:, None] - lw)  # 1/w_n, scaled
-        post = np.exp(lw[1:] - c[:-1, None])  # w_{n+1}, same scale
-        for i in range(N):
-            rho[i + 1] = ((rho[i] * pre[i]) @ P[i]) * post[i]
-    else:
-        with np.errstate(divide="ignore"):
-            lr = np.log(rho0)
-        for i in range(N):
-            lr = _metzler.log_vecmat(lr - lw[i], LP[i]) + lw[i + 1]
-            rho[i + 1] = np.exp(lr)
-    return rho
-
-
-def _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0):
-    """HJB and population for fixed crowd averages (held on each step)."""
-    h = params.T / n_steps
-    a = params.A * np.exp(params.k * avg_a[:-1])
-    b = params.A * np.exp(params.k * avg_b[:-1])
-    lower, diag, upper = _w_tridiag(params, a, b)
-    lw_T = -params.k * params.gamma * params.x**2
-    lw = P = LP = None
-    if lw_T.max() - lw_T.min() <= _LINEAR_LOG_RANGE:
-        # expected span of w in e-folds, checked after the sweep
-        span = params.k * params.gamma * params.x_max**2 + 20.0
-        for _ in range(3):
-            P = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, span)
-            if P is None:
-                P = _metzler.expm_metzler(lower, diag, upper, h)
-            growth = h * (lower.max() + upper.max() - diag.min())
-            if not np.all(np.isfinite(P)):
-                lw = None
-                break
-            with np.errstate(over="ignore", invalid="ignore"):
-                lw = _propagate_linear(P, lw_T, n_steps, growth)
-            if lw is None:
-                break
-            seen = float((lw.max(axis=1) - lw.min(axis=1)).max())
-            if seen <= span:
-                break
-            span, lw = seen + 10.0, None
-        if lw is None:
-            P = None
-    if lw is None:  # w spans too many e-folds for floating point: log space
-        # no floating-point range to respect: keep every diagonal (log_range = inf)
-        LP = _metzler.expm_two_rate(diag[0], lower[:, 0], upper[:, 0], h, np.inf, log=True)
-        if LP is None:
-            LP = _metzler.log_expm_metzler(lower, diag, upper, h)
-        lw = _propagate_log(LP, lw_T, n_steps)
+def _equilibrium(params, n_steps, avg_a, avg_b, rho0):
+    """HJB and population for fixed crowd averages (held on each step): V, ask, bid, rho."""
+    lw, rho, _, _ = _uniformized.solve_given_crowd(params, n_steps, avg_a, avg_b, rho0)
     V = lw / params.k
     V[-1] = -params.gamma * params.x**2
     db, da = optimal_quotes(V, params.k)
-    rho = _population_doob(lw, rho0, P, LP)
     return V, da, db, rho
 
 
-def _equilibrium_fast(params, n_steps, avg_a, avg_b, rho0, state):
-    """As :func:`_equilibrium_given_crowd`, with the propagators of
-    :mod:`mmlib._mean_field_core` and log space only on the steps that need it.
-
-    ``state["log_range"]`` carries the span of w from one iteration to the next. Returns
-    None (use :func:`_equilibrium_given_crowd`) when w spans more than
-    ``_mean_field_core.LINEAR_SPAN`` e-folds away from the terminal time.
-    """
-    k = params.k
-    log_range = state.get("log_range")
-    if log_range is None:
-        # the terminal span, up to 100 e-folds (steeper ends are the log-space steps' job);
-        # a wider span seen in the sweep rebuilds the propagators for it
-        log_range = min(k * params.gamma * params.x_max**2, 100.0) + 20.0
-    for _ in range(4):
-        lw, rho, seen = _mean_field_core.solve_given_crowd(params, n_steps, avg_a, avg_b, rho0,
-                                                           log_range, state.setdefault("work", {}))
-        if lw is None or seen > _mean_field_core.LINEAR_SPAN:
-            return None
-        if rho is not None:
-            state["log_range"] = log_range
-            break
-        log_range = seen + 20.0
-    else:
-        return None
-    V = lw / k
-    V[-1] = -params.gamma * params.x**2
-    db, da = optimal_quotes(V, k)
-    return V, da, db, rho
-
-
-def _equilibrium_slow(params, n_steps, avg_a, avg_b, rho0, state):
-    return _equilibrium_given_crowd(params, n_steps, avg_a, avg_b, rho0)
+def _working_bytes(n_states, n_steps, anderson):
+    """Bytes held at once: about sixteen (n_steps+1, n) arrays (log w, V, the quotes, the
+    population and their temporaries, the previous iterate's) and the mixing history."""
+    n1 = n_steps + 1
+    return 8.0 * (16 * n1 * n_states + 2 * (2 * anderson + 8) * 2 * n1 + 64 * n_states)
 
 
 def _next_iterate(z, f, dz_hist, df_hist, damping):
@@ -234,10 +150,9 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     ValueError
         For an invalid argument; before anything is allocated, for ``n_steps``
         above ``mmlib.limits.MAX_STEPS`` or a working memory above
-        ``mmlib.limits.MAX_BYTES`` (default 4 GiB): one dense propagator per
-        step and the series' sector matrices, about
-        :math:`8\,(4Nn^2 + 20n^2 + 8(N+1)n + 4\min(2n+2, 100)^2 n)` bytes
-        with :math:`n = 2x_{\max}+1`.
+        ``mmlib.limits.MAX_BYTES`` (default 4 GiB): about sixteen arrays of the
+        grid's size and the mixing history, :math:`8\,(16(N+1)n + 4(2m+8)(N+1))`
+        bytes with :math:`n = 2x_{\max}+1` and :math:`m` = ``anderson``.
 
     Notes
     -----
@@ -267,13 +182,12 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     limits.check_steps(f"n_steps={n_steps:,}", n_steps, "use fewer time steps")
     ns = params.n_states
     limits.check_memory(f"x_max={params.x_max:,} with n_steps={n_steps:,}",
-                        limits.dense_solver_bytes(ns, n_steps) + 32.0 * n_steps * ns**2
-                        + 32.0 * min(2 * ns + 2, 100) ** 2 * ns,
+                        _working_bytes(ns, n_steps, anderson),
                         "use a smaller x_max or fewer time steps")
     damping = check_real("damping", damping, lo=0.0, hi=1.0, lo_open=True)
     tol = check_real("tol", tol, lo=0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, lo=1)
-    anderson = check_int("anderson", anderson, lo=0, hi=20)
+    anderson = check_int("anderson", anderson, lo=0, hi=50)
 
     n1 = n_steps + 1
     z = np.full(2 * n1, 1.0 / params.k) if _z0 is None else _z0  # (avg_a, avg_b) stacked
@@ -281,15 +195,9 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     converged = False
     dz_hist, df_hist = [], []
     z_prev = f_prev = None
-    state = {}
-    solve = _equilibrium_fast
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
-        out = solve(params, n_steps, avg_a, avg_b, rho0, state)
-        if out is None:  # the fast path does not apply: the general one from now on
-            solve = _equilibrium_slow
-            out = solve(params, n_steps, avg_a, avg_b, rho0, state)
-        V, da, db, rho = out
+        V, da, db, rho = _equilibrium(params, n_steps, avg_a, avg_b, rho0)
         f = np.concatenate(average_quotes(db, da, rho)[::-1]) - z  # z stacks (ask, bid)
         res = float(np.abs(f).max())
         if not np.isfinite(res):
@@ -306,10 +214,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         z = _next_iterate(z, f, dz_hist, df_hist, damping)
     avg_a, avg_b = z[:n1], z[n1:]
     if not converged:
-        out = solve(params, n_steps, avg_a, avg_b, rho0, state)
-        if out is None:
-            out = _equilibrium_slow(params, n_steps, avg_a, avg_b, rho0, state)
-        V, da, db, rho = out
+        V, da, db, rho = _equilibrium(params, n_steps, avg_a, avg_b, rho0)
         warnings.warn(
             f"mean-field fixed point not converged after {max_iter} iterations: residual "
             f"{residuals[-1]:.3g} > tol={tol:g}; try a smaller damping or more max_iter",

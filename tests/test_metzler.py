@@ -1,6 +1,5 @@
 """The entrywise-accurate Metzler exponentials against scipy and against each other."""
 import numpy as np
-import pytest
 import scipy.linalg as sla
 import mpmath
 from hypothesis import example, given, settings
@@ -76,48 +75,3 @@ def test_linear_and_log_agree_where_both_resolve():
     LP = _metzler.log_expm_metzler(lo, d, up, 0.3)
     m = P > 0
     np.testing.assert_allclose(np.log(P[m]), LP[m], atol=1e-12)
-
-
-@pytest.mark.parametrize("log", [False, True])
-def test_two_rate_expansion_matches_generic_exponential(log):
-    rng = np.random.default_rng(2)
-    n, N, h = 21, 6, 0.05
-    x = np.arange(n) - n // 2
-    dvec = -0.02 * x**2
-    a, b = rng.uniform(0.2, 1.0, N), rng.uniform(0.2, 1.0, N)
-    lo = a[:, None] * np.ones(n - 1)
-    up = b[:, None] * np.ones(n - 1)
-    dg = np.broadcast_to(dvec, (N, n))
-    if log:
-        got = _metzler.expm_two_rate(dvec, a, b, h, np.inf, log=True)
-        ref = _metzler.log_expm_metzler(lo, dg, up, h)
-        np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-9)
-    else:
-        got = _metzler.expm_two_rate(dvec, a, b, h, 60.0)
-        ref = _metzler.expm_metzler(lo, dg, up, h)
-        m = ref > 1e-40
-        np.testing.assert_allclose(got[m], ref[m], rtol=1e-11)
-
-
-def test_two_rate_declines_large_steps():
-    assert _metzler.expm_two_rate(np.zeros(3), np.ones(1), np.ones(1), 1.0, 10.0) is None
-
-
-@pytest.mark.parametrize("log", [False, True])
-def test_two_rate_handles_one_fast_side(log):
-    """A crowd that is long: bid-side rate large (beta ~ 2), ask-side small."""
-    n, N, h = 31, 4, 0.02
-    x = np.arange(n) - n // 2
-    dvec = -0.01 * x**2
-    a, b = np.full(N, 1.5), np.linspace(60.0, 100.0, N)
-    lo, up = a[:, None] * np.ones(n - 1), b[:, None] * np.ones(n - 1)
-    dg = np.broadcast_to(dvec, (N, n))
-    got = _metzler.expm_two_rate(dvec, a, b, h, np.inf if log else 60.0, log=log)
-    assert got is not None
-    if log:
-        np.testing.assert_allclose(got, _metzler.log_expm_metzler(lo, dg, up, h),
-                                   rtol=1e-11, atol=1e-9)
-    else:
-        ref = _metzler.expm_metzler(lo, dg, up, h)
-        m = ref > 1e-30 * ref.max(axis=-1, keepdims=True)
-        np.testing.assert_allclose(got[m], ref[m], rtol=1e-11)

@@ -1,0 +1,403 @@
+r"""Exact sweeps of the mean-field inner problem by uniformised Taylor series (private).
+
+For crowd averages held on each step the HJB is :math:`-\dot w = M_n w` with the
+tridiagonal Metzler matrix :math:`M_n = a_n S_- + b_n S_+ - k\eta\,\mathrm{diag}(x^2)`
+(:mod:`mmlib._propagator`). With :math:`c = k\eta x_{\max}^2` the matrix
+:math:`B_n = h(M_n + cI)` has no negative entry, and
+
+.. math:: w_n = e^{hM_n} w_{n+1} = e^{-ch} \sum_{m\ge 0} \frac{B_n^m w_{n+1}}{m!},
+
+a sum of non-negative vectors, so every entry of :math:`w_n` keeps its relative accuracy
+(no cancellation) however many e-folds :math:`w` spans. No propagator matrix is formed: a
+step costs a few tridiagonal products.
+
+**Where to cut the series (a bound, not a heuristic).** Let :math:`S` be any partial sum
+(so :math:`S \ge w_{n+1}` entrywise) and :math:`\hat r = \max_x (B_nS)_x / S_x`. Then
+:math:`B_n^j w_{n+1} \le B_n^j S \le \hat r^{\,j} S` entrywise, and the terms left out
+after :math:`m` are at most :math:`S_x \sum_{j>m} \hat r^{\,j}/j!` at every entry
+:math:`x`. The sweep adds terms until that tail is below ``TOL`` (about one ulp). Since
+:math:`a_n w(x-1)/w(x)` is the optimal ask's fill rate, :math:`\hat r` is about
+:math:`h` times the largest number of fills per unit time plus :math:`ch`: the series is
+short where quotes are calm and long only where a steep terminal penalty makes makers
+dump inventory within a step.
+
+**The population** evolves by the Doob transform
+:math:`\rho_{n+1} = \big((\rho_n / w_n)\, e^{hM_n}\big) \circ w_{n+1}`, the same series
+applied to a row vector with the same number of terms: its total mass is conserved to
+rounding, and the left-out mass is at most the same tail.
+
+Steps where :math:`w` spans more than ``LINEAR_SPAN`` e-folds (the first steps back from a
+steep terminal penalty) run the same series in log space.
+
+Used by :mod:`mmlib.mean_field`; checked against dense matrix exponentials and stiff ODE
+solves in ``tests/test_mean_field.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = []  # private module
+
+#: Relative size of the left-out tail of every series (about one ulp).
+TOL = 2.0**-53
+#: Steps run in floating point while w (or rho / w) spans at most this many e-folds; beyond,
+#: in log space. e^-600 ~ 1e-261 leaves room below it for the products of a series.
+LINEAR_SPAN = 600.0
+
+
+@numba.njit(cache=True)
+def _log_tail(r, m):
+    """log of a bound on sum_{j>m} r^j / j!: r^{m+1}/(m+1)! / (1 - r/(m+2)), or +inf."""
+    if r <= 0.0:
+        return -np.inf
+    if not m + 2 > r:
+        return np.inf
+    return (m + 1) * math.log(r) - math.lgamma(m + 2.0) - math.log(1.0 - r / (m + 2.0))
+
+
+@numba.njit(cache=True)
+def _next_target(r, beta, log_gap, m, log_tol):
+    """0 if the m-term partial sum meets the bound, else the next number of terms to try
+    (the smallest sufficient count, at most 2m + 8: a longer sum tightens the bound)."""
+    for j in range(m, 2 * m + 9):
+        if _log_tail(r, j) <= log_tol or _log_tail(beta, j) + log_gap <= log_tol:
+            return 0 if j == m else j
+    return 2 * m + 8
+
+
+@numba.njit(cache=True)
+def _lse3(p, q, s):
+    top = max(p, q, s)
+    if top == -np.inf:
+        return -np.inf
+    return top + math.log(math.exp(p - top) + math.exp(q - top) + math.exp(s - top))
+
+
+@numba.njit(cache=True)
+def _series_lin(lo, dg, up, S, t, t2, m_min, log_tol, transpose):
+    """S <- sum_m B^m S / m! in place (B: lo * S_-, diag dg, up * S_+; or its transpose).
+
+    Without ``transpose`` the cut is the a-posteriori bound of the module docstring, at
+    least ``m_min`` terms; with it, exactly ``m_min`` terms. Returns the number of terms.
+    """
+    n = S.size
+    vmax = -np.inf
+    beta = 0.0
+    for x in range(n):
+        t[x] = S[x]
+        if S[x] > 0:
+            vmax = max(vmax, math.log(S[x]))
+        beta = max(beta, dg[x] + (lo if x > 0 else 0.0) + (up if x + 1 < n else 0.0))
+    m = 0
+    target = m_min
+    while True:
+        while m < target:
+            m += 1
+            inv = 1.0 / m
+            for x in range(n):
+                s = dg[x] * t[x]
+                if transpose:
+                    if x + 1 < n:
+                        s += lo * t[x + 1]
+                    if x > 0:
+                        s += up * t[x - 1]
+                else:
+                    if x > 0:
+                        s += lo * t[x - 1]
+                    if x + 1 < n:
+                        s += up * t[x + 1]
+                t2[x] = s * inv
+            for x in range(n):
+                t[x] = t2[x]
+                S[x] += t2[x]
+        if transpose:
+            return m
+        # two bounds on the left-out terms, relative to each entry (module docstring):
+        # r = max (B S)/S, or the row sums beta = max (B 1) times max v / min S
+        r = 0.0
+        smin = np.inf
+        for x in range(n):
+            s = dg[x] * S[x]
+            if x > 0:
+                s += lo * S[x - 1]
+            if x + 1 < n:
+                s += up * S[x + 1]
+            r = max(r, s / S[x])
+            smin = min(smin, S[x])
+        target = _next_target(r, beta, vmax - math.log(smin), m, log_tol)
+        if target == 0:
+            return m
+
+
+@numba.njit(cache=True)
+def _series_log(llo, ldg, lup, lS, t, t2, m_min, log_tol, transpose):
+    """:func:`_series_lin` in log space: ``lS`` holds log S (``-inf`` for 0)."""
+    n = lS.size
+    vmax = -np.inf
+    beta = 0.0
+    for x in range(n):
+        t[x] = lS[x]
+        vmax = max(vmax, lS[x])
+        dgx = math.exp(ldg[x]) if ldg[x] > -np.inf else 0.0
+        beta = max(beta, dgx + (math.exp(llo) if x > 0 else 0.0)
+                   + (math.exp(lup) if x + 1 < n else 0.0))
+    m = 0
+    target = m_min
+    while True:
+        while m < target:
+            m += 1
+            lm = math.log(m)
+            for x in range(n):
+                left = -np.inf
+                right = -np.inf
+                if transpose:
+                    if x + 1 < n:
+                        left = llo + t[x + 1]
+                    if x > 0:
+                        right = lup + t[x - 1]
+                else:
+                    if x > 0:
+                        left = llo + t[x - 1]
+                    if x + 1 < n:
+                        right = lup + t[x + 1]
+                t2[x] = _lse3(ldg[x] + t[x], left, right) - lm
+            for x in range(n):
+                t[x] = t2[x]
+                if t2[x] > -np.inf:
+                    top = max(lS[x], t2[x])
+                    lS[x] = top + math.log(math.exp(lS[x] - top) + math.exp(t2[x] - top))
+        if transpose:
+            return m
+        r = -np.inf
+        smin = np.inf
+        for x in range(n):
+            left = llo + lS[x - 1] if x > 0 else -np.inf
+            right = lup + lS[x + 1] if x + 1 < n else -np.inf
+            r = max(r, _lse3(ldg[x] + lS[x], left, right) - lS[x])
+            smin = min(smin, lS[x])
+        target = _next_target(math.exp(min(r, 700.0)), beta, vmax - smin, m, log_tol)
+        if target == 0:
+            return m
+
+
+@numba.njit(cache=True)
+def _step_back(g, lr, xs, dg, ldg, ch, lw_next, lw_out, S, t, t2, m_guess, log_tol,
+               linear_span):
+    """One backward step lw_out = log(e^{hM} w_next) in the gauge w = e^{lr x} w_hat
+    (both off-diagonals of B equal g there). Returns (terms, ran in log space)."""
+    n = lw_next.size
+    top = -np.inf
+    bottom = np.inf
+    for x in range(n):
+        S[x] = lw_next[x] - lr * xs[x]
+        top = max(top, S[x])
+        bottom = min(bottom, S[x])
+    if top - bottom <= linear_span:
+        for x in range(n):
+            S[x] = math.exp(S[x] - top)
+        m = _series_lin(g, dg, g, S, t, t2, m_guess, log_tol, False)
+        for x in range(n):
+            lw_out[x] = math.log(S[x]) + top - ch + lr * xs[x]
+        return m, False
+    lg = math.log(g)
+    m = _series_log(lg, ldg, lg, S, t, t2, m_guess, log_tol, False)
+    for x in range(n):
+        lw_out[x] = S[x] - ch + lr * xs[x]
+    return m, True
+
+
+@numba.njit(cache=True)
+def _log_diag(dg):
+    ldg = np.empty(dg.size)
+    for x in range(dg.size):
+        ldg[x] = math.log(dg[x]) if dg[x] > 0 else -np.inf
+    return ldg
+
+
+@numba.njit(cache=True)
+def forward(g, lr, xs, dg, ch, lw, rho0, terms, logstep, log_tol, linear_span):
+    """Population under the Doob transform of the backward sweep ``lw`` (same gauge and
+    number of terms per step as the sweep that made it). Returns rho, shape (N+1, n)."""
+    N = g.size
+    n = rho0.size
+    ldg = _log_diag(dg)
+    rho = np.empty((N + 1, n))
+    S = np.empty(n)
+    t = np.empty(n)
+    t2 = np.empty(n)
+    for x in range(n):
+        rho[0, x] = rho0[x]
+    for i in range(N):
+        # u = rho_i / w_i in the step's gauge, scaled by its largest entry;
+        # rho_{i+1} = (u e^{hM}) w_{i+1}
+        utop = -np.inf
+        ubottom = np.inf
+        for x in range(n):
+            if rho[i, x] > 0:
+                S[x] = math.log(rho[i, x]) - lw[i, x] + lr[i] * xs[x]
+                utop = max(utop, S[x])
+                ubottom = min(ubottom, S[x])
+            else:
+                S[x] = -np.inf
+        if not logstep[i] and utop - ubottom <= linear_span:
+            for x in range(n):
+                S[x] = math.exp(S[x] - utop)
+            _series_lin(g[i], dg, g[i], S, t, t2, terms[i], log_tol, True)
+            for x in range(n):
+                rho[i + 1, x] = (math.exp(math.log(S[x]) + utop + lw[i + 1, x]
+                                          - lr[i] * xs[x] - ch) if S[x] > 0 else 0.0)
+        else:
+            lg = math.log(g[i])
+            _series_log(lg, ldg, lg, S, t, t2, terms[i], log_tol, True)
+            for x in range(n):
+                rho[i + 1, x] = math.exp(S[x] + lw[i + 1, x] - lr[i] * xs[x] - ch)
+    return rho
+
+
+@numba.njit(cache=True)
+def sweep(g, lr, xs, dg, ch, lw_T, rho0, log_tol, linear_span):
+    """Backward sweep of log w and forward sweep of the population.
+
+    Step n runs in the gauge ``w = e^{lr_n x} w_hat`` with ``lr_n = log(a_n / b_n) / 2``,
+    where both off-diagonals of B are ``g_n = h sqrt(a_n b_n)`` (the crowd's skew, the
+    invariant direction V -> V + c x, taken out as a similarity transform). ``dg``: the
+    diagonal of B, h (c - k eta x^2) >= 0; ``ch``: c h. Returns (lw, rho, terms, logstep),
+    lw and rho of shape (N+1, n), the number of series terms per step and whether the
+    step ran in log space.
+    """
+    N = g.size
+    n = lw_T.size
+    lw = np.empty((N + 1, n))
+    terms = np.zeros(N, dtype=np.int64)
+    logstep = np.zeros(N, dtype=np.bool_)
+    S = np.empty(n)
+    t = np.empty(n)
+    t2 = np.empty(n)
+    ldg = _log_diag(dg)
+    lw[N] = lw_T
+    m_guess = 1
+    for i in range(N - 1, -1, -1):
+        m, lg = _step_back(g[i], lr[i], xs, dg, ldg, ch, lw[i + 1], lw[i], S, t, t2, m_guess,
+                           log_tol, linear_span)
+        terms[i] = m
+        logstep[i] = lg
+        m_guess = max(1, min(m - 2, 32))
+    rho = forward(g, lr, xs, dg, ch, lw, rho0, terms, logstep, log_tol, linear_span)
+    return lw, rho, terms, logstep
+
+
+@numba.njit(cache=True)
+def _crowd_average(lw_row, rho_row, k):
+    """(ask, bid) averages of the optimal depths 1/k + (lw(x) - lw(x -+ 1)) / k over the
+    makers who quote that side (the nearest quoter's depth if none has mass), as in
+    :func:`mmlib.metrics.average_quotes`."""
+    n = lw_row.size
+    num_a = 0.0
+    mass_a = 0.0
+    num_b = 0.0
+    mass_b = 0.0
+    for x in range(n):
+        if x > 0:
+            num_a += rho_row[x] * (lw_row[x] - lw_row[x - 1])
+            mass_a += rho_row[x]
+        if x + 1 < n:
+            num_b += rho_row[x] * (lw_row[x] - lw_row[x + 1])
+            mass_b += rho_row[x]
+    da = num_a / mass_a if mass_a > 0 else lw_row[1] - lw_row[0]
+    db = num_b / mass_b if mass_b > 0 else lw_row[n - 2] - lw_row[n - 1]
+    return 1.0 / k + da / k, 1.0 / k + db / k
+
+
+@numba.njit(cache=True)
+def march(hA, k, xs, dg, ch, lw_T, rho, z_a, z_b, log_tol, linear_span, tol, max_inner):
+    """Backward sweep that solves each step's crowd averages against the population.
+
+    At step n the averages (z_a, z_b) held over [t_n, t_{n+1}) are chosen so that the
+    averages of the optimal quotes at t_n under ``rho[n]`` equal them: a two-dimensional
+    root, by Broyden's method from the previous outer iterate, to ``tol``. ``z_a``, ``z_b``
+    (shape N+1) are updated in place; the last entries are the averages at T under
+    ``rho[N]``. Returns (lw, terms, logstep, worst inner residual).
+    """
+    N = z_a.size - 1
+    n = lw_T.size
+    lw = np.empty((N + 1, n))
+    terms = np.zeros(N, dtype=np.int64)
+    logstep = np.zeros(N, dtype=np.bool_)
+    S = np.empty(n)
+    t = np.empty(n)
+    t2 = np.empty(n)
+    ldg = _log_diag(dg)
+    lw[N] = lw_T
+    fa, fb = _crowd_average(lw_T, rho[N], k)
+    z_a[N] = fa
+    z_b[N] = fb
+    m_guess = 1
+    worst = 0.0
+    J00, J01, J10, J11 = -1.0, 0.0, 0.0, -1.0  # Jacobian of r(z) = F(z) - z
+    for i in range(N - 1, -1, -1):
+        za, zb = z_a[i], z_b[i]
+        lgs = False
+        m = 0
+        ra = rb = 0.0
+        dza = dzb = 0.0
+        for it in range(max_inner + 1):
+            g = hA * math.exp(0.5 * k * (za + zb) - 1.0)
+            m, lgs = _step_back(g, 0.5 * k * (za - zb), xs, dg, ldg, ch, lw[i + 1], lw[i], S, t,
+                                t2, m_guess, log_tol, linear_span)
+            fa, fb = _crowd_average(lw[i], rho[i], k)
+            ra_new, rb_new = fa - za, fb - zb
+            if it > 0:
+                # Broyden's update from the last step dz and the change of the residual
+                dra, drb = ra_new - ra, rb_new - rb
+                qa = dra - (J00 * dza + J01 * dzb)
+                qb = drb - (J10 * dza + J11 * dzb)
+                nn = dza * dza + dzb * dzb
+                if nn > 0:
+                    J00 += qa * dza / nn
+                    J01 += qa * dzb / nn
+                    J10 += qb * dza / nn
+                    J11 += qb * dzb / nn
+            ra, rb = ra_new, rb_new
+            if max(abs(ra), abs(rb)) <= tol or it == max_inner:
+                break
+            det = J00 * J11 - J01 * J10
+            if det != 0.0 and math.isfinite(det):
+                dza = -(J11 * ra - J01 * rb) / det
+                dzb = -(-J10 * ra + J00 * rb) / det
+            else:
+                dza, dzb = ra, rb
+                J00, J01, J10, J11 = -1.0, 0.0, 0.0, -1.0
+            if not (math.isfinite(dza) and math.isfinite(dzb)) or max(abs(dza), abs(dzb)) > 5.0:
+                # a wild step (poor Jacobian): plain substitution, and start Broyden afresh
+                dza, dzb = ra, rb
+                J00, J01, J10, J11 = -1.0, 0.0, 0.0, -1.0
+            za += dza
+            zb += dzb
+        worst = max(worst, abs(ra), abs(rb))
+        # z_i is the last evaluated point (lw[i] belongs to it)
+        z_a[i] = za
+        z_b[i] = zb
+        terms[i] = m
+        logstep[i] = lgs
+        m_guess = max(1, min(m - 2, 32))
+    return lw, terms, logstep, worst
+
+
+def solve_given_crowd(params, n_steps, avg_a, avg_b, rho0):
+    """log w, population, series terms and log-space flags for held crowd averages."""
+    k = params.k
+    h = params.T / n_steps
+    x = params.x.astype(float)
+    avg_a = np.asarray(avg_a[:-1], dtype=float)
+    avg_b = np.asarray(avg_b[:-1], dtype=float)
+    # a = A e^{k avg_a} / e and b likewise: h sqrt(a b) and log(a / b) / 2
+    g = h * params.A * np.exp(0.5 * k * (avg_a + avg_b) - 1.0)
+    lr = 0.5 * k * (avg_a - avg_b)
+    c = k * params.eta * params.x_max**2
+    dg = h * (c - k * params.eta * x**2)
+    lw_T = -k * params.gamma * x**2
+    return sweep(g, lr, x, dg, c * h, lw_T, np.asarray(rho0, dtype=float),
+                 math.log(TOL), LINEAR_SPAN)
