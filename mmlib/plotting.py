@@ -312,8 +312,10 @@ _TITLES = {
     "marginal": r"marginal cost $\partial_x V(t,0)$",
 }
 
-# At most this many tick intervals per axis: every tick is a few artists to draw, and the
-# draw time of the dashboard is mostly ticks.
+# Axis and colour limits end on round numbers that split into this many intervals (so a
+# small change of the data leaves them where they are). Each axis is labelled at its two
+# ends and its middle only: every tick label is a text to draw anew when a limit moves, and
+# the drawing time of a move is mostly tick labels.
 _TICK_BINS = 4
 
 
@@ -431,14 +433,27 @@ def _check_dashboard_input(solution, rho):
     return _check_2d("rho", rho, solution.t.size, solution.x.size)
 
 
-def _style_axes(ax, title, integer_y=False):
-    from matplotlib.ticker import MaxNLocator
+def _three_ticks():
+    """Ticks at both ends and the middle of the view (the limits are round numbers)."""
+    from matplotlib.ticker import LinearLocator
+
+    return LinearLocator(numticks=3)
+
+
+def _surface_ticks(ax, t, x):
+    """Time ticks at 0, T/2, T and inventory ticks at -x_max, 0, x_max (the image's extent
+    reaches half a cell beyond the grid)."""
+    ax.set_xticks([t[0], 0.5 * (t[0] + t[-1]), t[-1]])
+    ax.set_yticks([x[0], 0.5 * (x[0] + x[-1]), x[-1]])
+
+
+def _style_axes(ax, title):
 
     ax.grid(False)  # no grid lines: a limit that moves then redraws only its tick labels
     ax.set_title(title, fontsize=9, y=1.0)  # a fixed place: no search for room above
     ax.tick_params(labelsize=8, pad=2)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=_TICK_BINS))
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=_TICK_BINS, integer=integer_y))
+    ax.xaxis.set_major_locator(_three_ticks())
+    ax.yaxis.set_major_locator(_three_ticks())
     ax.set_xlabel("$t$", fontsize=8, labelpad=1)
 
 
@@ -486,13 +501,14 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     eps = check_real("eps", eps, lo=0.0, lo_open=True)
     t, x = solution.t, solution.x
     for name in DASHBOARD_PANELS:
-        _style_axes(axes[name], _TITLES[name], integer_y=name in _SURFACES)
+        _style_axes(axes[name], _TITLES[name])
     images = {}
     for name, Z in _surface_data(solution, rho).items():
         ax = axes[name]
         im = ax.imshow(np.asarray(Z).T, origin="lower", aspect="auto",
                        extent=_extent(t, x), interpolation="nearest")
         im.set_clim(*_clim(Z))
+        _surface_ticks(ax, t, x)
         cb = ax.get_figure(root=True).colorbar(im, ax=ax, pad=0.02, fraction=0.08)
         cb.ax.tick_params(labelsize=8, pad=1)
         cb.locator = _colorbar_locator()
@@ -526,9 +542,7 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
 
 
 def _colorbar_locator():
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(nbins=_TICK_BINS)
+    return _three_ticks()
 
 
 def _rescale(ax, room=0.0):
@@ -613,6 +627,7 @@ def update_dashboard(artists, solution, rho, eps=0.5):
         im.set_data(np.asarray(Z).T)
         im.set_extent(_extent(t, x))
         im.set_clim(*_clim(Z))
+        _surface_ticks(artists.axes[name], t, x)
     m = session_metrics(solution, rho, eps)
     keys = {"avg_a": "avg_delta_a", "avg_b": "avg_delta_b", "full_spread": "full_spread",
             "skew": "skew", "variance": "variance", "derisk": "derisk",
