@@ -10,7 +10,8 @@ The dashboard (:func:`dashboard_axes`, :func:`draw_dashboard`,
 interactive demo: three surfaces over :math:`(t, x)` and four session metrics.
 Updates change the data of the existing artists, so a slider move never
 re-creates axes, and :func:`render_dashboard` turns the figure into PNG bytes,
-redrawing only the data when no axis limit moved.
+redrawing only the data when no axis limit moved and only the tick labels of the
+axes whose limits moved otherwise.
 
 Chapters: every chapter's figures; the dashboard in *Dashboard* (``book/dashboard.md``).
 """
@@ -916,16 +917,19 @@ def _draw_background(artists, cache):
 
 
 def render_dashboard(artists, *, compress_level=1):
-    """The dashboard as PNG bytes, redrawing only the panels whose axes changed.
+    """The dashboard as PNG bytes, redrawing only the parts whose axes changed.
 
-    The first call draws the whole figure, then freezes its layout (later draws
-    skip the layout pass). The static layer (axes, ticks, labels, colour bars,
-    titles) is cached without the data. A later call pastes the cache back, draws
-    anew the static layer of only those panels whose axis or colour limits moved
-    (and of any panel touching them), and then draws the data (images, lines, the
-    threshold label) and what lies above them (spines, legend), in matplotlib's
-    order. The result is the picture of a full draw of the figure
-    (``tests/test_plotting.py`` compares them pixel by pixel).
+    The first call draws the whole figure, then freezes its layout and the places of
+    its axis labels (later draws skip both searches). The static layer (axes, ticks,
+    labels, colour bars, titles, legend) is cached without the data. A later call
+    pastes the cache back; for each axis whose limits moved it clears the boxes its
+    tick labels took before and take now and the band of its tick marks (the whole
+    frame only if grid lines or static artists inside it move), draws again every
+    axes reaching into those boxes, leaving out the text that lies outside them, and
+    puts every pixel outside them back. Then it draws the data (images, lines, the
+    threshold label) and what lies above them (spines), in matplotlib's order, and
+    encodes the picture with :func:`encode_png`. The result is the picture of a full
+    draw of the figure (``tests/test_plotting.py`` compares them pixel by pixel).
 
     Parameters
     ----------
@@ -941,7 +945,7 @@ def render_dashboard(artists, *, compress_level=1):
     bytes
         A PNG image of ``figure.get_size_inches() * figure.dpi`` pixels.
         ``artists.render_cache["last"]`` then says what was redrawn: ``"full"``,
-        ``"panels"`` (only the panels whose limits moved) or ``"cached"`` (data only).
+        ``"panels"`` (only the parts whose limits moved) or ``"cached"`` (data only).
 
     Raises
     ------
