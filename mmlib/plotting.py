@@ -750,9 +750,9 @@ def _frame_box(ax, h):
         for side, line in zip(sides, (ticks[0].tick1line, ticks[0].tick2line)):
             if line.get_visible():
                 grow[side] = line.get_markersize() * px
-    bb = ax.bbox
-    return (int(np.floor(bb.x0 - grow["left"] - _GROW)), int(np.floor(h - bb.y1 - grow["top"] - _GROW)),
-            int(np.ceil(bb.x1 + grow["right"] + _GROW)), int(np.ceil(h - bb.y0 + grow["bottom"] + _GROW)))
+    bb, g = ax.bbox, _GROW
+    return (int(np.floor(bb.x0 - grow["left"] - g)), int(np.floor(h - bb.y1 - grow["top"] - g)),
+            int(np.ceil(bb.x1 + grow["right"] + g)), int(np.ceil(h - bb.y0 + grow["bottom"] + g)))
 
 
 def _tick_bands(ax, axis, h):
