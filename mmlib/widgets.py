@@ -100,6 +100,10 @@ class Dashboard:
     artists : mmlib.plotting.DashboardArtists
     n_solves : int
         Number of mean-field solves so far (an ``eps`` change does not solve).
+    timings : dict
+        Seconds spent by the last :meth:`update`: ``solve`` (the mean-field solve, 0 when
+        none was needed), ``update`` (new data into the artists), and ``solve_cpu`` (the
+        solve's CPU time in the calling thread, which a busy machine does not inflate).
 
     Raises
     ------
@@ -127,6 +131,7 @@ class Dashboard:
         self.n_steps = check_int("n_steps", n_steps, lo=1, hi=100_000)
         self.values = {**DASHBOARD_DEFAULTS, **_check_values(values)}
         self.n_solves = 0
+        self.timings = {"solve": 0.0, "update": 0.0, "solve_cpu": 0.0}
         self.solution = self._solve(self.values)
         fig = _new_figure() if fig is None else fig
         self.axes = dashboard_axes(fig)
@@ -168,14 +173,21 @@ class Dashboard:
         new = {**self.values, **_check_values(changes)}
         changed = {key for key in new if new[key] != self.values[key]}
         if not changed:
+            self.timings = {"solve": 0.0, "update": 0.0, "solve_cpu": 0.0}
             return "none"
         if changed == {"eps"}:
+            t0 = time.perf_counter()
             self.values = new
             update_derisk(self.artists, self.solution.x, self.solution.rho, new["eps"])
+            self.timings = {"solve": 0.0, "update": time.perf_counter() - t0, "solve_cpu": 0.0}
             return "derisk"
+        t0, c0 = time.perf_counter(), time.thread_time()
         solution = self._solve(new)
+        t1, c1 = time.perf_counter(), time.thread_time()
         self.values, self.solution = new, solution
         update_dashboard(self.artists, solution, solution.rho, new["eps"])
+        self.timings = {"solve": t1 - t0, "update": time.perf_counter() - t1,
+                        "solve_cpu": c1 - c0}
         return "solve"
 
     def png(self):
@@ -298,9 +310,13 @@ class DashboardWidget:
         Pictures sent so far (the first one included).
     last : dict
         Timings of the last update, in seconds: ``latency`` (from the last slider
-        value it includes to the PNG handed to the widget), ``solve`` (update of
-        the model and the artists) and ``render`` (drawing and encoding); and
-        ``kind``, as :meth:`Dashboard.update` returns it, or ``"error"``.
+        value it includes to the PNG handed to the widget), and its parts: ``wait``
+        (the debounce window and the worker's start), ``solve`` (the mean-field solve
+        only), ``update`` (new data into the artists) and ``render`` (drawing and PNG
+        encoding); ``latency - solve`` is the part the solver does not decide. Also
+        ``cpu``, the worker's CPU time for the move, and ``solve_cpu``, the solve's (on a
+        shared machine these show what the move costs apart from waiting for a core).
+        And ``kind``, as :meth:`Dashboard.update` returns it, or ``"error"``.
 
     Raises
     ------
@@ -358,7 +374,7 @@ class DashboardWidget:
             self.image.remove_class("mmlib-busy")
 
     def _work(self, changes, t_last):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             kind = self.dashboard.update(**changes)
         except Exception as err:  # noqa: BLE001 - a worker thread: show it, keep the picture
@@ -370,8 +386,9 @@ class DashboardWidget:
             self.image.value = self.dashboard.png()
             self.n_renders += 1
         t2 = time.perf_counter()
-        self.last = {"kind": kind, "solve": t1 - t0, "render": t2 - t1,
-                     "latency": t2 - t_last}
+        self.last = {"kind": kind, "latency": t2 - t_last, "wait": t0 - t_last,
+                     **self.dashboard.timings, "render": t2 - t1,
+                     "cpu": time.thread_time() - c0}
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)

@@ -176,3 +176,65 @@ def test_render_dashboard_needs_an_agg_canvas(mf):
         plotting.render_dashboard(art)
     with pytest.raises(ValueError, match="compress_level"):
         plotting.render_dashboard(art, compress_level=12)
+
+
+def test_encode_png_is_read_back_exactly_by_an_independent_decoder():
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1, 3), (5, 7, 3), (6, 4, 4), (33, 17, 4)]:
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        for level in (0, 1, 9):
+            back = np.asarray(Image.open(io.BytesIO(plotting.encode_png(a, compress_level=level))))
+            np.testing.assert_array_equal(back, a)
+    opaque = rng.integers(0, 256, (4, 5, 4), dtype=np.uint8)
+    opaque[..., 3] = 255
+    img = Image.open(io.BytesIO(plotting.encode_png(opaque)))
+    assert img.mode == "RGB"  # an alpha channel opaque everywhere is dropped
+    np.testing.assert_array_equal(np.asarray(img), opaque[..., :3])
+    for bad in (np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 3)), np.zeros((0, 2, 3), np.uint8)):
+        with pytest.raises(ValueError, match="rgba"):
+            plotting.encode_png(bad)
+    with pytest.raises(ValueError, match="compress_level"):
+        plotting.encode_png(opaque, compress_level=10)
+
+
+def test_region_redraw_matches_a_full_draw_over_the_slider_box_in_the_book_style():
+    """Corner to corner moves (every limit moves, labels change width), drawn the way the
+    chapter draws them; each picture against matplotlib's own full draw of the figure."""
+    from mmlib.widgets import Dashboard
+
+    corners = [dict(T=1.0), dict(x_max=5), dict(A=5.0, k=0.5), dict(gamma=0.5, eta=0.1),
+               dict(mu0=-3.0), dict(T=3.5, x_max=12), dict(eps=5.0), dict(A=0.2)]
+    with plt.style.context(plotting.BOOK_STYLE):
+        d = Dashboard(n_steps=30, x_max=8, T=2.5)
+        d.png()
+        kinds = []
+        for change in corners:
+            d.update(**change)
+            png = d.png()
+            kinds.append(d.artists.render_cache["last"])
+            buf = io.BytesIO()
+            d.fig.savefig(buf, format="png", dpi=d.fig.dpi)
+            a, b = _pixels(png), _pixels(buf.getvalue())
+            assert a.shape == b.shape
+            assert np.abs(a - b).max() == 0, change
+    assert kinds.count("panels") >= 6 and "cached" in kinds
+
+
+def test_dashboard_labels_sit_clear_of_their_tick_labels_at_every_inventory_width():
+    """The pinned y label of a surface stays left of the widest inventory tick label."""
+    from mmlib.widgets import Dashboard
+
+    d = Dashboard(n_steps=20, x_max=5, T=1.0)
+    d.png()
+    for x_max in (30, 5, 17):
+        d.update(x_max=x_max)
+        d.png()
+        renderer = d.fig.canvas.get_renderer()
+        for name in ("value", "control", "population"):
+            ax = d.artists.axes[name]
+            label = ax.yaxis.label.get_window_extent(renderer)
+            ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
+            assert ticks and label.x1 <= min(t.x0 for t in ticks), (name, x_max)
+            assert {t.get_text() for t in ax.get_yticklabels()} >= {"0", f"{x_max}"}

@@ -318,3 +318,21 @@ def test_frame_panels_read_as_a_sentence_where_they_cannot_be_drawn():
         text = box._repr_mimebundle_()["text/plain"]
         assert "VBox(children" not in text and "pre-rendered slider" in text
         assert "application/vnd.jupyter.widget-view+json" in box._repr_mimebundle_()
+
+
+def test_a_move_is_timed_end_to_end_and_split_into_its_parts(small):
+    import time
+
+    w = small.widget(wait=0.05)
+    t0 = time.perf_counter()
+    w.sliders["eta"].value = 0.05
+    assert w.wait_idle(60)
+    outside = time.perf_counter() - t0  # measured here, around the whole move
+    last = w.last
+    assert last["kind"] == "solve" and 0.05 <= last["wait"] and last["latency"] <= outside
+    parts = last["wait"] + last["solve"] + last["update"] + last["render"]
+    assert parts <= last["latency"] <= parts + 0.05  # nothing else on the path (slack: a busy CI)
+    assert last["solve"] > 0 and last["update"] > 0 and last["render"] > 0
+    w.sliders["eps"].value = 3.0  # no solve: its solve part is zero
+    assert w.wait_idle(60)
+    assert w.last["kind"] == "derisk" and w.last["solve"] == 0.0 and w.last["render"] > 0
