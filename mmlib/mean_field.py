@@ -221,6 +221,12 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
             MeanFieldConvergenceWarning,
             stacklevel=2,
         )
+    with np.errstate(over="ignore"):
+        A_a, A_b = params.A * np.exp(params.k * avg_a), params.A * np.exp(params.k * avg_b)
+    if not (np.all(np.isfinite(A_a)) and np.all(np.isfinite(A_b))):
+        raise ValueError(
+            f"mean-field iteration diverged (crowd depths reach {np.abs(z).max():.3g}) after "
+            f"{len(residuals)} iterations; try damping < 1, a larger anderson or more n_steps")
     return MeanFieldSolution(
         params=params,
         t=np.linspace(0.0, params.T, n_steps + 1),
@@ -228,8 +234,8 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         V=V,
         delta_a=da,
         delta_b=db,
-        A_a=params.A * np.exp(params.k * avg_a),
-        A_b=params.A * np.exp(params.k * avg_b),
+        A_a=A_a,
+        A_b=A_b,
         method="mean_field",
         rho=rho,
         avg_delta_a=avg_a,

@@ -49,7 +49,7 @@ SLIDER_RANGES = {
     "k": (0.5, 3.0, 0.1),
     "eta": (0.0, 0.1, 0.002),
     "gamma": (0.0, 0.5, 0.01),
-    "T": (1.0, 20.0, 0.5),
+    "T": (1.0, 10.0, 0.5),
     "x_max": (5, 30, 1),
     "eps": (0.5, 5.0, 0.5),
     "mu0": (-10.0, 10.0, 0.5),
@@ -147,7 +147,7 @@ class Dashboard:
     def _solve(self, values):
         p = ModelParams(**{key: values[key] for key in _MODEL_KEYS})
         mu0 = float(np.clip(values["mu0"], -p.x_max, p.x_max))
-        sol = solve_mean_field(p, default_rho0(p.x_max, mu0), self.n_steps, anderson=5)
+        sol = solve_mean_field(p, default_rho0(p.x_max, mu0), self.n_steps, anderson=20)
         self.n_solves += 1
         return sol
 

@@ -31,6 +31,7 @@ from mmlib import (
     default_rho0,
     evolve_population,
     limits,
+    min_stable_population_steps,
     simulate,
     simulate_competition,
     simulate_finite_crowd,
@@ -180,8 +181,11 @@ def _entry(name, data):
         n = d(st.integers(1, 80))
         return lambda: solve_mean_field(p, default_rho0(p.x_max), n, max_iter=5)
     if name == "evolve_population":
-        sol = _hjb(d(st.integers(1, 15)), d(st.sampled_from([10, 40, 160])))
+        x_max, n = d(st.integers(1, 15)), d(st.sampled_from([10, 40, 160]))
         method = d(st.sampled_from(["exact", "euler"]))
+        if method == "euler":  # a grid the Euler step accepts (its refusal is tested elsewhere)
+            n = max(n, min_stable_population_steps(SMALL.replace(x_max=x_max)))
+        sol = _hjb(x_max, n)
         return lambda: evolve_population(sol, default_rho0(sol.params.x_max), method=method)
     if name == "simulate_inventory":
         sol = _hjb(d(st.integers(1, 10)), d(st.sampled_from([10, 40, 160])))

@@ -296,14 +296,16 @@ def _population_step_bdf(p, Aa, Ab, Vsol, rho, h):
 
 
 SLIDER_CORNERS = {
-    # (the steepest corner, A=0.2, k=3, eta=0.1, gamma=0.5, T=1, x_max=30, log space near T,
-    # is not here: its fixed point takes too long to converge for a unit test, issue 11)
+    # the steepest corner: k gamma x_max^2 = 1350 e-folds, log space near T
+    "steep": dict(A=0.2, k=3.0, eta=0.1, gamma=0.5, T=1.0, x_max=30, mu0=10.0),
     # a busy, skewed crowd on a wide grid with a steep running penalty
     "busy": dict(A=5.0, k=3.0, eta=0.1, gamma=0.0, T=1.0, x_max=30, mu0=10.0),
-    # the slow contraction: a crowd at the edge of a small grid, long horizon
-    "edge": dict(A=0.2, k=0.5, eta=0.1, gamma=0.0, T=20.0, x_max=5, mu0=-10.0),
+    # the slowest contraction in the box: busy, steep and long
+    "busy-long": dict(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=10.0, x_max=30, mu0=-10.0),
+    # a crowd at the edge of a small grid, long horizon
+    "edge": dict(A=0.2, k=0.5, eta=0.1, gamma=0.0, T=10.0, x_max=5, mu0=-10.0),
     # a flat intensity and a steep penalty
-    "flat-steep": dict(A=0.2, k=0.5, eta=0.0, gamma=0.5, T=20.0, x_max=30, mu0=-10.0),
+    "flat-steep": dict(A=0.2, k=0.5, eta=0.0, gamma=0.5, T=10.0, x_max=30, mu0=-10.0),
 }
 
 
@@ -316,7 +318,7 @@ def corner(request):
         assert val in SLIDER_RANGES[key][:2]
     p = ModelParams(**{key: v[key] for key in ("A", "k", "eta", "gamma", "T", "x_max")})
     rho0 = default_rho0(p.x_max, float(np.clip(v["mu0"], -p.x_max, p.x_max)))
-    return request.param, p, rho0, solve_mean_field(p, rho0, 500, anderson=5)
+    return request.param, p, rho0, solve_mean_field(p, rho0, 500, anderson=20)
 
 
 def test_slider_corner_converges_to_a_fixed_point(corner):
