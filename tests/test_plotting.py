@@ -124,6 +124,16 @@ def _pixels(png):
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
+def _png_and_savefig(d):
+    """Pixels of the dashboard's own PNG and of the same figure drawn whole by savefig."""
+    png = d.png()
+    buf = io.BytesIO()
+    d.fig.savefig(buf, format="png", dpi=d.fig.dpi)
+    a, b = _pixels(png), _pixels(buf.getvalue())
+    assert a.shape == b.shape
+    return a, b
+
+
 def test_render_dashboard_matches_a_full_draw_after_every_kind_of_move():
     from mmlib.widgets import Dashboard
 
@@ -133,13 +143,8 @@ def test_render_dashboard_matches_a_full_draw_after_every_kind_of_move():
     for change in [dict(eps=1.5), dict(eta=0.012), dict(gamma=0.3), dict(T=3.0), dict(x_max=9),
                    dict(mu0=-4.0), dict(A=0.2, k=3.0)]:
         d.update(**change)
-        png = d.png()
+        a, b = _png_and_savefig(d)
         kinds.append(d.artists.render_cache["last"])
-        # the reference: the same figure drawn whole by matplotlib's own savefig
-        buf = io.BytesIO()
-        d.fig.savefig(buf, format="png", dpi=d.fig.dpi)
-        a, b = _pixels(png), _pixels(buf.getvalue())
-        assert a.shape == b.shape
         assert np.abs(a - b).max(axis=2).astype(bool).mean() < 1e-4, change  # (exact here)
     assert kinds[0] == "cached" and "panels" in kinds  # an eps move redraws no axes
 
@@ -212,12 +217,8 @@ def test_region_redraw_matches_a_full_draw_over_the_slider_box_in_the_book_style
         kinds = []
         for change in corners:
             d.update(**change)
-            png = d.png()
+            a, b = _png_and_savefig(d)
             kinds.append(d.artists.render_cache["last"])
-            buf = io.BytesIO()
-            d.fig.savefig(buf, format="png", dpi=d.fig.dpi)
-            a, b = _pixels(png), _pixels(buf.getvalue())
-            assert a.shape == b.shape
             assert np.abs(a - b).max() == 0, change
     assert kinds.count("panels") >= 6 and "cached" in kinds
 
