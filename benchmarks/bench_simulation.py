@@ -2,10 +2,12 @@
 
 Run: ``PYTHONPATH=. python benchmarks/bench_simulation.py [--quick]``
 
-Measures, in one run on one core:
+Measures, in one run:
 1. path-steps per second of the engine at 100,000 paths x 200 steps (the paper's protocol,
-   Avellaneda--Stoikov inventory policy), against the cost of drawing the same random
-   numbers alone;
+   Avellaneda--Stoikov inventory policy), on one thread and on two (``workers``), against
+   the *random-draw cap*: the rate at which one thread of numpy's Generator produces the
+   random numbers the engine needs, with nothing else done (target: engine on two
+   threads >= 0.5 x cap); for context, the same draws on two threads;
 2. the speed-up over the per-path, per-step pure-Python loop of ``baseline_pure_python.py``;
 3. peak memory (tracemalloc) of the 100,000-path run, without path histories;
 4. wall time of the whole replication: 3 risk aversions x 2 strategies x 100,000 paths.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import time
 import timeit
 import tracemalloc
@@ -30,6 +33,7 @@ from mmlib.avellaneda_stoikov import ASParams  # noqa: E402
 from mmlib.simulation import (  # noqa: E402
     _CHUNK,
     ASInventoryPolicy,
+    _block_streams,
     ASSymmetricPolicy,
     MarketParams,
     simulate,
@@ -45,17 +49,30 @@ def best_of(fn, repeat):
     return min(timeit.repeat(fn, number=1, repeat=repeat))
 
 
-def rng_only(n_paths, n_steps, seed=0):
-    """Draw exactly the random numbers the engine draws for this protocol.
+def rng_only(n_paths, n_steps, seed=0, workers=1, method="random_raw"):
+    """Draw exactly the random numbers the engine draws for this protocol, and nothing else.
 
-    Per block of ``_CHUNK`` paths and per step: one 64-bit word a path (two 32-bit
-    uniforms for the fills) and one bit a path (the binomial mid step).
+    Per block of ``_CHUNK`` paths (each with its own stream, as in the engine) and per
+    step: one 64-bit word a path (two 32-bit uniforms for the fills) and one bit a path
+    (the binomial mid step). ``method``: the bit generator's ``random_raw`` (what the
+    engine calls) or ``Generator.integers`` (the same words).
     """
-    rng = np.random.default_rng(seed)
-    for a in range(0, n_paths, _CHUNK):
-        c = min(_CHUNK, n_paths - a)
+    streams = _block_streams(np.random.default_rng(seed), -(-n_paths // _CHUNK))
+
+    def block(i):
+        c = min(_CHUNK, n_paths - i * _CHUNK)
+        gen = streams[i]
+        draw = (gen.bit_generator.random_raw if method == "random_raw" else
+                lambda size: gen.integers(0, 2**64, size=size, dtype=np.uint64))
         for _ in range(n_steps):
-            rng.integers(0, 2**64, size=c + -(-c // 64), dtype=np.uint64)
+            draw(c + -(-c // 64))
+
+    if workers == 1:
+        for i in range(len(streams)):
+            block(i)
+    else:
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(block, range(len(streams))))
 
 
 def main(quick=False):
@@ -65,20 +82,28 @@ def main(quick=False):
     print(f"numpy {np.__version__}; {n_paths:,} paths x {n_steps} steps = {ps:,} path-steps, "
           f"in blocks of {_CHUNK:,} paths")
 
-    t_eng = best_of(lambda: simulate(ASInventoryPolicy(PAR), MKT, n_paths, rng=1), repeat)
-    t_rng = best_of(lambda: rng_only(n_paths, n_steps), repeat)
-    print(f"engine:            {t_eng:6.3f} s  {ps / t_eng / 1e6:6.1f} M path-steps/s")
-    print(f"random draws only: {t_rng:6.3f} s  {ps / t_rng / 1e6:6.1f} M path-steps/s  "
-          f"(engine reaches {100 * t_rng / t_eng:.0f}% of this cap)")
+    simulate(ASInventoryPolicy(PAR), MKT, 1000, rng=1)  # compile (or load) the step kernel
+    t_eng = {w: best_of(lambda: simulate(ASInventoryPolicy(PAR), MKT, n_paths, rng=1, workers=w),
+                        repeat) for w in (1, 2)}
+    t_cap = min(best_of(lambda: rng_only(n_paths, n_steps, method=meth), repeat)
+                for meth in ("random_raw", "integers"))  # the faster of two ways: the cap
+    t_rng2 = best_of(lambda: rng_only(n_paths, n_steps, workers=2), repeat)
+    for w in (1, 2):
+        print(f"engine, {w} thread{'s' if w > 1 else ' '}:  {t_eng[w]:6.3f} s  "
+              f"{ps / t_eng[w] / 1e6:6.1f} M path-steps/s  ({t_cap / t_eng[w]:.2f} x cap)")
+    print(f"random-draw cap:    {t_cap:6.3f} s  {ps / t_cap / 1e6:6.1f} M path-steps/s  "
+          "(one thread, the engine's draws only)")
+    print(f"draws on 2 threads: {t_rng2:6.3f} s  {ps / t_rng2 / 1e6:6.1f} M path-steps/s")
+    print(f"ratio engine (2 threads) / cap = {t_cap / t_eng[2]:.2f}  (target >= 0.5)")
 
     n_py = 500 if quick else 2_000
     t_py = best_of(lambda: simulate_pure_python(n_py, seed=1), 1)
     rate_py = n_py * n_steps / t_py
     print(f"pure Python loop:  {t_py:6.3f} s for {n_py:,} paths  {rate_py / 1e6:6.2f} M path-steps/s")
-    print(f"speed-up of the engine over pure Python: {ps / t_eng / rate_py:.0f}x")
+    print(f"speed-up of the engine (2 threads) over pure Python: {ps / t_eng[2] / rate_py:.0f}x")
 
     tracemalloc.start()
-    simulate(ASInventoryPolicy(PAR), MKT, n_paths, rng=1)
+    simulate(ASInventoryPolicy(PAR), MKT, n_paths, rng=1, workers=1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"peak memory (tracemalloc), {n_paths:,} paths, no histories: {peak / 2**20:.1f} MiB "

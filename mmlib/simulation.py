@@ -34,8 +34,12 @@ live in :mod:`mmlib.policies`, the statistics in :func:`mmlib.metrics.mc_stats`.
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import limits
@@ -311,161 +315,276 @@ def _quotes(policy, t, s, x, n_paths):
     return bid, ask
 
 
-def _kernel(policy, m, n_paths, x0, cash0, rng, record):
+# rows of a block's state array (one (7, c) array that the step kernel updates in place)
+_S, _X, _CM, _SP, _INV, _ADV, _NB = range(7)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _step_body(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma: no cover
+    """One time step of one block, path by path in one pass (compiled; releases the GIL).
+
+    Path ``j`` quotes at depths ``D[:, r]``, which fill with intensity
+    ``par[0] * lam[:, r]``: ``r = j`` with ``per_path`` (one column a path), else
+    ``r = X_j - par[5]`` (a table over the inventories present: a built-in
+    policy's quotes depend on ``(t, X)`` only). ``D`` holds no NaN (an unquoted
+    side is at ``_FAR``, with ``lam = 0``). Fill draws: ``words`` (``linear``: two
+    32-bit uniforms a word) or ``E`` (exponentials); the mid's move: the sign bits
+    of ``words[par[6]:]`` (binomial, ``par[7] = 1``) or ``dmid``; toxic flow
+    (``par[4] > 0``): uniforms ``V``. Updates ``st``; writes the new range of the
+    inventory into ``info``.
+    """
+    cst, sq, tprob, tsize, xoff = par[0], par[1], par[3], par[4], par[5]
+    nw = int(par[6])
+    c = st.shape[1]
+    one = np.uint64(1)
+    lo32 = np.uint64(0xFFFFFFFF)
+    if par[7] > 0.0:  # binomial: expand the sign bits, one a path, into +sq or -sq
+        for i in range((c + 63) // 64):
+            w = words[nw + i]
+            for b in range(min(64, c - 64 * i)):
+                dmid[64 * i + b] = sq * np.float64(2 * np.int64((w >> np.uint64(b)) & one) - 1)
+    toxic = tsize > 0.0
+    x_lo = 2**62
+    x_hi = -2**62
+    for j in range(c):
+        xj = st[_X, j]
+        r = j if per_path else int(xj - xoff)
+        if linear:  # U = (J + 1) / 2^32 < lambda dt  <=>  J + 1 < 2^32 lambda dt
+            w = words[j]
+            ub = np.float64(w & lo32) + 1.0
+            ua = np.float64(w >> np.uint64(32)) + 1.0
+        else:  # E < lambda dt, E ~ Exp(1)
+            ub = np.float64(E[0, j])
+            ua = np.float64(E[1, j])
+        fb = ub < cst * lam[0, r]
+        fa = ua < cst * lam[1, r]
+        gb = np.float64(fb)
+        ga = np.float64(fa)
+        dx = gb - ga
+        st[_SP, j] += D[0, r] * gb + D[1, r] * ga
+        st[_NB, j] += gb
+        sj = st[_S, j]
+        st[_CM, j] -= sj * dx  # a fill at p = S -+ delta moves cash by delta - S dX
+        if toxic:  # the mid jumps against the maker after a fill, w.p. tprob
+            jump = tsize * (np.float64(fa & (V[1, j] < tprob))
+                            - np.float64(fb & (V[0, j] < tprob)))
+            st[_INV, j] += xj * jump  # X_{t-}: inventory before this step's fills
+            st[_ADV, j] += dx * jump  # covariation [X, S]: the markout of the fills
+            sj += jump
+        xj += dx
+        ds = dmid[j]
+        st[_INV, j] += xj * ds
+        st[_S, j] = sj + ds
+        st[_X, j] = xj
+        xi = int(xj)
+        x_lo = xi if xi < x_lo else x_lo
+        x_hi = xi if xi > x_hi else x_hi
+    info[0] = x_lo
+    info[1] = x_hi
+
+
+@numba.njit(nogil=True, cache=True)
+def _step_table_linear(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
+    _step_body(D, lam, words, E, dmid, V, st, par, info, False, True)
+
+
+@numba.njit(nogil=True, cache=True)
+def _step_table_exp(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
+    _step_body(D, lam, words, E, dmid, V, st, par, info, False, False)
+
+
+@numba.njit(nogil=True, cache=True)
+def _step_paths_linear(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
+    _step_body(D, lam, words, E, dmid, V, st, par, info, True, True)
+
+
+@numba.njit(nogil=True, cache=True)
+def _step_paths_exp(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
+    _step_body(D, lam, words, E, dmid, V, st, par, info, True, False)
+
+
+#: the step kernel for (one column a path, linear fills): constants the compiler folds
+_STEPS = {(False, True): _step_table_linear, (False, False): _step_table_exp,
+          (True, True): _step_paths_linear, (True, False): _step_paths_exp}
+
+
+def _block_streams(rng, n_blocks):
+    """One Generator per block, spawned from one SeedSequence whose entropy ``rng`` draws.
+
+    The streams depend only on ``rng`` and the block index, never on which thread
+    runs a block, so a seeded run is the same for any number of workers.
+    """
+    root = np.random.SeedSequence(rng.integers(0, 2**63, size=4, dtype=np.int64).tolist())
+    return [np.random.Generator(np.random.PCG64(ss)) for ss in root.spawn(n_blocks)]
+
+
+def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
     """Run the paths forward in blocks of ``_CHUNK``, each block through all steps.
 
     A built-in policy writes its depths straight into a block's buffer, so a
-    block's working set (~120 bytes a path, ~2 MB) stays in cache for the whole
-    horizon and every array operation runs from L2. Any other callable sees all
-    ``n_paths`` at once (one block), as its contract promises. Fills are tested
-    on the depth against a threshold made from the random draw (no exponential
-    per side); they enter the accounting as 0/1 multipliers, so an unquoted
-    side is first moved out of reach (depth ``_FAR``) where it contributes 0.
+    block's working set stays in cache for the whole horizon; any other callable
+    sees all ``n_paths`` at once (one block), as its contract promises. Each block
+    draws from its own stream (:func:`_block_streams`) and the blocks run on
+    ``workers`` threads: numpy and the compiled step release the GIL. Per step,
+    numpy computes the intensity at both depths (one ``exp`` per side) and draws
+    the random numbers; :func:`_step` then does the rest in one pass.
     """
     N, dt, P = m.n_steps, m.dt, n_paths
     depths = policy._depths if type(policy) in _BUILTIN else None
     C = min(_CHUNK, P) if depths is not None else P
-    f32 = np.float32
+    n_blocks = -(-P // C)
+    streams = _block_streams(rng, n_blocks)
     curve = m.fill_curve
     A, k = (curve.A, curve.k) if isinstance(curve, ExponentialCurve) else (m.A, m.k)
     if isinstance(curve, ExponentialCurve):
-        curve = None  # the exponential's own fast path, bit for bit
-    log_adt = np.log(A * dt)
+        curve = None  # the exponential's own fast path
     linear = m.fill_model == "linear"
-    # fill iff depth < a_thr + b_thr log W (see below), in single precision; for
-    # linear fills W = J + 1 and the 2^-32 of U = W / 2^32 is folded into a_thr
-    b_thr = f32(-1.0 / k)
-    a_thr = f32((log_adt + (32 * np.log(2.0) if linear else 0.0)) / k)
-    # another curve: fill iff W < lambda(depth) dt (times 2^32 for linear fills)
-    lam_scale = dt * (2.0**32 if linear else 1.0)
+    # fill iff W < cst * lam, W = J + 1 (linear) or E (exponential), lam = e^{-k D} or rate(D)
+    cst = (A * dt if curve is None else dt) * (2.0**32 if linear else 1.0)
     L = m.latency_steps
-    tiny = np.finfo(f32).tiny
-    sq = m.sigma * np.sqrt(dt)
+    tab = depths is not None and not L  # quotes from a table over the inventories present
     binomial = m.price_model == "binomial"
     jumps = m.price_model == "jump" and m.jump_rate > 0 and m.jump_std > 0
     toxic = m.toxic_prob > 0 and m.toxic_size > 0
-    xb = m.x_max
+    bounded = m.x_max is not None
+    xb = float(m.x_max) if bounded else 0.0
+    step = _STEPS[not tab, linear]
+    sq = m.sigma * np.sqrt(dt)
     out = {name: np.empty(P) for name in ("s", "x", "cash", "nb", "spread", "inv", "adv")}
     if record:
         rec = {name: np.empty((N + 1, P)) for name in ("s", "x", "cash")}
         rec["bid"] = np.empty((N, P))
         rec["ask"] = np.empty((N, P))
-    for a in range(0, P, C):
+    show = limits.show_progress(None, float(N) * P)
+    stop = threading.Event()  # set on Ctrl-C or an error: the other blocks return early
+    f32 = np.float32
+    empty_u64, empty_f32 = np.empty(0, np.uint64), np.empty((2, 0), f32)
+
+    def run_block(i, bar):
+        a = i * C
         b = min(a + C, P)
         c = b - a
-        # block buffers (allocated per block: a few MB at most, a handful of blocks)
-        D = np.empty((2, c))  # depths s - bid, ask - s
-        G = np.empty((2, c))  # edge captured this step, per side
-        sp = np.zeros((2, c))  # spread capture, per side
-        cm = np.zeros(c)  # cash at the mid: - sum of S dX
-        F = np.empty((2, c), dtype=bool)  # fills
-        Fi = F.view(np.int8)
-        w = np.empty((2, c), dtype=f32)  # fill thresholds on the depth
-        dx = np.empty(c, dtype=np.int8)  # inventory change
-        nbi = np.zeros(c, dtype=np.int16 if N < 2**15 else np.int64)  # bid fills
-        n_bitw = -(-c // 64) if binomial else 0  # 64-bit words of mid-step signs
-        ds = np.empty(c)
-        tmp = np.empty(c)
-        s, x = out["s"][a:b], out["x"][a:b]
-        inv, adv, nb = out["inv"][a:b], out["adv"][a:b], out["nb"][a:b]
-        s.fill(m.s0)
-        x.fill(x0)
-        inv.fill(0.0)
-        adv.fill(0.0)
+        gen = streams[i]
+        raw = gen.bit_generator.random_raw
+        n_bitw = -(-c // 64) if binomial else 0
+        # cst, sq, -, toxic_prob, toxic_size (0: no toxic flow), table offset, sign words, binomial
+        par = np.array([cst, sq, 0.0, m.toxic_prob, m.toxic_size if toxic else 0.0, 0.0,
+                        c if linear else 0, binomial])
+        info = np.zeros(2, dtype=np.int64)
+        x_lo = x_hi = x0  # range of the inventories present
+        st = np.zeros((7, c))
+        st[_S] = m.s0
+        st[_X] = x0
+        s, x = st[_S], st[_X]
+        if not tab:
+            D = np.empty((2, c))
+            lam = np.empty((2, c))
+        E = np.empty((2, c), dtype=f32) if not linear else empty_f32
+        V = np.empty((2, c), dtype=f32) if toxic else empty_f32
+        dmid = np.empty(c)
+        words = empty_u64
         if L:  # ring buffer of the last L+1 mids; the maker quotes off the oldest
             hist = np.empty((L + 1, c))
-            shift = np.empty(c)
+            s0 = np.full(c, m.s0)
         if record:
             rec["s"][0, a:b], rec["x"][0, a:b], rec["cash"][0, a:b] = s, x, cash0
-        for n in limits.steps(N, "simulate", work=float(N) * P):
+        for n in range(N):
+            if stop.is_set():
+                return
             t = n * dt
-            if L:
-                hist[n % (L + 1)] = s
-                seen = hist[(n - L) % (L + 1)] if n >= L else np.full(c, m.s0)
+            if tab:  # depths of the built-in policy at the inventories present
+                xs = np.arange(x_lo, x_hi + 1, dtype=float)
+                D = np.empty((2, xs.size))
+                finite = depths(t, xs, D)
+                par[5] = x_lo
+                if record:  # s - D = the posted prices
+                    col = (x - x_lo).astype(np.intp)
+                    np.subtract(s, D[0][col], out=rec["bid"][n, a:b])
+                    np.add(s, D[1][col], out=rec["ask"][n, a:b])
+                if not finite:  # NaN (side not quoted) and +inf: out of reach
+                    D = np.fmin(D, _FAR)
+                    _check_crossed(n, t, a, s, D, (x - x_lo).astype(np.intp))
+                lam = np.empty_like(D)
+                bound = xs
             else:
-                seen = s
-            # quotes as depths D = (s - bid, ask - s)
-            if depths is not None:
-                finite = depths(t, x, D)
-                if L:  # quoted around the stale mid: depths from the current one
-                    np.subtract(s, seen, out=shift)
+                if L:
+                    hist[n % (L + 1)] = s
+                    seen = hist[(n - L) % (L + 1)] if n >= L else s0
+                else:
+                    seen = s
+                if depths is not None:  # with latency: quoted around the stale mid
+                    finite = depths(t, x, D)
+                    shift = s - seen  # depths from the current mid
                     D[0] += shift
                     D[1] -= shift
-                if record:  # s - D = the posted prices, with latency or without
-                    np.subtract(s, D[0], out=rec["bid"][n, a:b])
-                    np.add(s, D[1], out=rec["ask"][n, a:b])
+                    if record:
+                        np.subtract(s, D[0], out=rec["bid"][n, a:b])
+                        np.add(s, D[1], out=rec["ask"][n, a:b])
+                else:  # quotes as depths D = (s - bid, ask - s)
+                    bid, ask = _quotes(policy, t, seen, x, P)
+                    if record:
+                        rec["bid"][n], rec["ask"][n] = bid, ask
+                    np.subtract(s, bid, out=D[0])
+                    np.subtract(ask, s, out=D[1])
+                    finite = False
+                if not finite:  # NaN (side not quoted) and +inf: out of reach
+                    np.fmin(D, _FAR, out=D)
+                    _check_crossed(n, t, a, s, D, None)
+                bound = x
+            if curve is None:  # lam = e^{-k D}: 0 at _FAR
+                np.multiply(D, -k, out=lam)
+                np.exp(lam, out=lam)
             else:
-                bid, ask = _quotes(policy, t, seen, x, P)
-                if record:
-                    rec["bid"][n], rec["ask"][n] = bid, ask
-                np.subtract(s, bid, out=D[0])
-                np.subtract(ask, s, out=D[1])
-                finite = False
-            if not finite:  # NaN (side not quoted) and +inf: out of reach
-                np.fmin(D, _FAR, out=D)
-                np.add(D[0], D[1], out=tmp)  # the spread; < 0: bid above ask
-                if tmp.min() < 0.0:
-                    _raise_crossed(n, t, a + int(np.argmax(tmp < 0.0)), s, D, a)
-            # linear: fill iff U < lambda dt, U uniform on (0, 1], probability
-            # min(lambda dt, 1); exponential: iff E < lambda dt, E ~ Exp(1), probability
-            # 1 - exp(-lambda dt). As lambda dt = A dt e^{-k D}, both read
-            # D < (log(A dt) - log W) / k with W = U or E: one log per draw, no exp.
-            if linear:  # U = (J + 1) / 2^32 from 32 random bits J, two per 64-bit word
-                raw = rng.integers(0, 2**64, size=c + n_bitw, dtype=np.uint64)
-                np.add(raw[:c].view(np.uint32).reshape(2, c), 1, out=w, dtype=f32,
-                       casting="unsafe")
-                bitw = raw[c:]
+                lam[...] = curve.rate(D)
+            if bounded:  # the side that would take |X| above x_max does not fill
+                np.putmask(lam[0], bound >= xb, 0.0)
+                np.putmask(lam[1], bound <= -xb, 0.0)
+            # the random numbers, in a fixed order: fills, mid signs, toxic flow, mid moves
+            if linear:
+                words = raw(c + n_bitw)
             else:
-                rng.standard_exponential(dtype=f32, out=w)
-                np.maximum(w, tiny, out=w)  # log finite: E = 0 -> tiny
-            if curve is None:
-                np.log(w, out=w)
-                w *= b_thr
-                w += a_thr
-            if not linear:
-                bitw = rng.integers(0, 2**64, size=n_bitw, dtype=np.uint64) if binomial else None
-            if curve is None:
-                np.less(D, w, out=F)
-            else:
-                np.less(w, curve.rate(D) * lam_scale, out=F)
-            if xb is not None:
-                F[0] &= x < xb
-                F[1] &= x > -xb
-            np.subtract(Fi[0], Fi[1], out=dx)
-            # a fill at price p = S -+ delta moves cash by eps p = delta - S dX:
-            # the edge (spread capture) plus the mid value of the inventory traded
-            np.multiply(D, F, out=G)
-            sp += G
-            np.multiply(s, dx, out=tmp)
-            cm -= tmp
+                gen.standard_exponential(dtype=f32, out=E)
+                if binomial:
+                    words = raw(n_bitw)
             if toxic:
-                v = rng.random((2, c), dtype=f32)
-                jump = ((F[1] & (v[1] < m.toxic_prob)).astype(float)
-                        - (F[0] & (v[0] < m.toxic_prob))) * m.toxic_size
-                inv += x * jump  # X_{t-}: inventory before this step's fills
-                adv += dx * jump  # covariation [X, S]: the markout of the fills
-                s += jump
-            x += dx
-            nbi += Fi[0]
-            if binomial:  # one random bit per path: +sq or -sq
-                bits = np.unpackbits(bitw.view(np.uint8), count=c)
-                np.multiply(bits, 2.0 * sq, out=ds)
-                ds -= sq
-            else:
-                rng.standard_normal(c, out=ds)
-                ds *= sq
+                gen.random(dtype=f32, out=V)
+            if not binomial:
+                gen.standard_normal(out=dmid)
+                dmid *= sq
                 if jumps:
-                    cnt = rng.poisson(m.jump_rate * dt, c)
-                    ds += np.sqrt(cnt) * m.jump_std * rng.standard_normal(c)
-            np.multiply(x, ds, out=tmp)
-            inv += tmp
-            s += ds
+                    cnt = gen.poisson(m.jump_rate * dt, c)
+                    dmid += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
+            step(D, lam, words, E, dmid, V, st, par, info)
+            x_lo, x_hi = int(info[0]), int(info[1])
             if record:
                 rec["s"][n + 1, a:b], rec["x"][n + 1, a:b] = s, x
-                rec["cash"][n + 1, a:b] = cash0 + (cm + (sp[0] + sp[1]))
-        np.add(sp[0], sp[1], out=out["spread"][a:b])
-        out["cash"][a:b] = cash0 + (cm + out["spread"][a:b])
-        nb[...] = nbi
+                rec["cash"][n + 1, a:b] = cash0 + (st[_CM] + st[_SP])
+            bar.update()
+        out["s"][a:b], out["x"][a:b], out["nb"][a:b] = s, x, st[_NB]
+        out["inv"][a:b], out["adv"][a:b], out["spread"][a:b] = st[_INV], st[_ADV], st[_SP]
+        out["cash"][a:b] = cash0 + (st[_CM] + st[_SP])
+
+    n_workers = min(workers, n_blocks)
+    with np.errstate(over="ignore"), limits.progress_bar(N * n_blocks, "simulate", show) as bar:
+        if n_workers == 1:
+            for i in range(n_blocks):
+                run_block(i, bar)
+        else:
+            def guarded(i):
+                with np.errstate(over="ignore"):
+                    try:
+                        run_block(i, bar)
+                    except BaseException:
+                        stop.set()
+                        raise
+            with ThreadPoolExecutor(n_workers) as ex:
+                try:
+                    for _ in ex.map(guarded, range(n_blocks)):
+                        pass
+                except BaseException:  # Ctrl-C or a block's error: stop the others, re-raise
+                    stop.set()
+                    ex.shutdown(wait=True, cancel_futures=True)
+                    raise
     paths = None
     if record:
         paths = SimulationPaths(t=np.linspace(0.0, m.T, N + 1), **rec)
@@ -474,26 +593,45 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record):
     return s, x, out["cash"], nb, na, out["spread"], out["inv"], out["adv"], paths
 
 
-def _raise_crossed(n, t, path, s, D, a):
-    j = path - a
-    bid, ask = s[j] - D[0, j], s[j] + D[1, j]
+def _check_crossed(n, t, a, s, D, col):
+    """Raise if a path's quotes cross (bid above ask); ``D`` per path, or a table and ``col``."""
+    spread = D[0] + D[1]  # < 0: bid above ask
+    if spread.min() < 0.0:
+        bad = spread < 0.0 if col is None else (spread < 0.0)[col]
+        j = int(np.argmax(bad))
+        r = j if col is None else col[j]
+        _raise_crossed(n, t, a + j, s[j], D[0, r], D[1, r])
+
+
+def _raise_crossed(n, t, path, s, d_b, d_a):
+    bid, ask = s - d_b, s + d_a
     raise ValueError(
         f"crossed quotes at step {n} (t={t:.6g}), path {path}: bid {bid:.6g} is above ask "
         f"{ask:.6g}; simulate refuses a bid above its ask (the maker would trade with "
         "itself); a bid equal to the ask is allowed")
 
 
-def _simulate_bytes(policy, m, n_paths, record):
+def _simulate_bytes(policy, m, n_paths, record, workers=None):
     """Bytes :func:`simulate` allocates (see its Raises section)."""
+    workers = _default_workers() if workers is None else workers
     P = float(n_paths)
-    C = float(min(_CHUNK, n_paths)) if type(policy) in _BUILTIN else P
-    need = 8.0 * 7 * P + 8.0 * (24 + m.latency_steps + 1) * C
+    builtin = type(policy) in _BUILTIN
+    C = float(min(_CHUNK, n_paths)) if builtin else P
+    running = min(workers, -(-n_paths // _CHUNK)) if builtin else 1  # blocks at once
+    need = 8.0 * 7 * P + 8.0 * (24 + m.latency_steps + 1) * C * running
     if record:
         need += 8.0 * (5 * m.n_steps + 3) * P
     return need
 
 
-def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False):
+def _default_workers():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False, workers=None):
     r"""Simulate one market maker on ``n_paths`` independent paths at once.
 
     .. math:: C_T + X_T S_T - (C_0+X_0S_0) = \text{spread} + \sum X_{t-}\Delta S_t + [X,S]_T
@@ -518,6 +656,9 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
         Source of randomness; a seed makes the run reproducible.
     record : bool
         Also return full histories (memory ``~ 8 * 5 * n_steps * n_paths`` bytes).
+    workers : int or None
+        Threads that run the blocks of paths, ``>= 1``; ``None`` (default): one per
+        available core. The result does not depend on it (see Notes).
 
     Returns
     -------
@@ -543,27 +684,32 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     Notes
     -----
     With a built-in policy the paths run in blocks of 16,384, each block
-    through all the steps, so that every array operation works in cache; any
-    other callable is called with all ``n_paths`` at once, as documented
-    above.
+    through all the steps, on ``workers`` threads (numpy and the compiled step
+    kernel release the GIL); any other callable is called with all ``n_paths``
+    at once (one block), as documented above. A built-in policy's quotes depend
+    on ``(t, x)`` only, so each step asks it for the depths at the inventories
+    present (a few values) and every path looks its own up.
     A run of more than :data:`mmlib.limits.PROGRESS_MIN_WORK` path-steps shows
     a tqdm progress bar in interactive use (:func:`mmlib.limits.show_progress`),
     silent in the book build; Ctrl-C stops it (``KeyboardInterrupt``
     propagates and nothing is returned). Memory is ``O(n_paths)``: the results (eight floats a path) and
-    the buffers of one block (about 2 MB), unless ``record=True``.
+    the buffers of the blocks running at once (about 2 MB each), unless ``record=True``.
 
-    Random numbers are drawn block by block and step by step from the one
-    Generator (not all up front), in a fixed order, so a seed reproduces the
-    run exactly; the stream depends on the blocks, so a built-in policy and an
-    equivalent callable see different (equally distributed) draws. Per path
-    and step: for linear fills, one 64-bit word gives two 32-bit uniforms
+    Random numbers: ``rng`` gives the entropy of one ``SeedSequence``, from which
+    each block spawns its own PCG64 stream. A block's draws depend only on the
+    seed and the block's index, never on ``workers`` or on the order the
+    threads run, so a seed reproduces the run exactly; the first 16,384 paths
+    are the same whatever ``n_paths``. A built-in policy and an equivalent
+    callable see different (equally distributed) draws. Per path and step, in
+    this order: for linear fills, one 64-bit word gives two 32-bit uniforms
     :math:`U = (J+1)/2^{32}` and a side at depth :math:`\delta` fills iff
-    :math:`\delta < (\log(A\Delta t) - \log U)/k`, i.e. iff
+    :math:`J + 1 < 2^{32} A\Delta t\, e^{-k\delta}`, i.e. iff
     :math:`U < \lambda\Delta t`, probability :math:`\min(\lambda\Delta t, 1)`;
-    for Poisson fills two single-precision exponentials :math:`E` stand in for
-    :math:`U`, probability :math:`1-e^{-\lambda\Delta t}`. Then two uniforms for
-    toxic flow if on, and one random bit (binomial) or one normal (Brownian)
-    for the mid. A fill at price :math:`p = S \mp \delta` moves cash by
+    for Poisson fills two single-precision exponentials :math:`E` fill iff
+    :math:`E < \lambda\Delta t`, probability :math:`1-e^{-\lambda\Delta t}`
+    (one ``exp`` a depth, in double precision). Then one random bit (binomial),
+    two uniforms for toxic flow if on, and one normal (Brownian) for the mid.
+    None of these depend on ``sigma``. A fill at price :math:`p = S \mp \delta` moves cash by
     :math:`\epsilon p = \delta - S\,\Delta X`; cash is accumulated in these
     two parts. The ask-fill count is recovered as ``n_bid - (x_T - x0)``.
 
@@ -597,12 +743,13 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
     if market.x_max is not None and abs(x0) > market.x_max:
         raise ValueError(f"x0 must satisfy |x0| <= x_max = {market.x_max}, got {x0}")
     cash0 = check_real("cash0", cash0)
+    workers = _default_workers() if workers is None else check_int("workers", workers, lo=1)
     N = market.n_steps
     limits.check_steps(f"T={market.T:g}, dt={market.dt:g}", N,
                        "use a larger dt (MarketParams(dt=...))")
     limits.check_memory(
         f"record=True at n_paths={n_paths:,} over {N:,} steps" if record
-        else f"n_paths={n_paths:,}", _simulate_bytes(policy, market, n_paths, record),
+        else f"n_paths={n_paths:,}", _simulate_bytes(policy, market, n_paths, record, workers),
         "record fewer paths or use record=False" if record else "simulate fewer paths")
     if type(policy) is ConstantPolicy and policy.delta_b + policy.delta_a < 0:
         raise ValueError(
@@ -611,7 +758,7 @@ def simulate(policy, market, n_paths, *, x0=0, cash0=0.0, rng=None, record=False
             "above its ask (the maker would trade with itself); a bid equal to the ask is allowed")
     gen = as_generator(rng)
     s, x, cash, nb, na, spread, inv, adv, paths = _kernel(
-        policy, market, n_paths, x0, cash0, gen, bool(record))
+        policy, market, n_paths, x0, cash0, gen, bool(record), workers)
     if not (np.all(np.isfinite(cash)) and np.all(np.isfinite(spread))):
         raise ValueError("the accounting became non-finite: the policy posted quotes at "
                          "infinite prices that filled; return NaN for a side not quoted")

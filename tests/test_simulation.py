@@ -20,6 +20,7 @@ from mmlib import (
     solve_glft,
     solve_hjb,
 )
+from mmlib.simulation import _CHUNK
 
 PAPER = ASParams(sigma=2.0, A=140.0, k=1.5, risk_aversion=0.1, T=1.0)
 MARKET = MarketParams(s0=100.0, sigma=2.0, A=140.0, k=1.5, T=1.0, dt=0.005)
@@ -264,6 +265,68 @@ def test_seeded_run_is_reproducible():
     for name in ("cash", "x", "s_T", "spread_pnl", "inventory_pnl", "adverse_pnl"):
         assert_array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(a.s_T, c.s_T)
+
+
+FIELDS = ("cash", "x", "s_T", "n_bid", "n_ask", "spread_pnl", "inventory_pnl", "adverse_pnl")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_result_does_not_depend_on_the_number_of_threads(cfg):
+    """Blocks of a fixed size, each with its own stream: 1, 2 or 3 workers give the same bits."""
+    m = MARKET.replace(**cfg, dt=0.02)
+    n = 2 * _CHUNK + 123  # three blocks, the last one short
+    runs = [simulate(ASInventoryPolicy(PAPER), m, n, x0=1, rng=5, workers=w, record=(w == 1))
+            for w in (1, 2, 3)]
+    for r in runs[1:]:
+        for name in FIELDS:
+            assert_array_equal(getattr(r, name), getattr(runs[0], name), err_msg=name)
+    assert_array_equal(runs[0].paths.s[-1], runs[0].s_T)  # and recording does not change them
+
+
+def test_block_streams_are_independent_and_fixed():
+    """Block b's paths depend on the seed and b only (not on n_paths), and blocks are
+    uncorrelated: the correlation of their terminal mids is within 4 standard errors of 0."""
+    m = MARKET.replace(dt=0.02)
+    two = simulate(ConstantPolicy(1.0, 1.0), m, 2 * _CHUNK, rng=8, workers=2)
+    one = simulate(ConstantPolicy(1.0, 1.0), m, _CHUNK, rng=8, workers=1)
+    assert_array_equal(two.s_T[:_CHUNK], one.s_T)  # the first block, whatever follows it
+    assert_array_equal(two.cash[:_CHUNK], one.cash)
+    a, b = two.s_T[:_CHUNK], two.s_T[_CHUNK:]
+    assert not np.array_equal(a, b)
+    rho = np.corrcoef(a, b)[0, 1]
+    assert abs(rho) < 4.0 / math.sqrt(_CHUNK), rho
+    fa, fb = two.n_fills[:_CHUNK], two.n_fills[_CHUNK:]
+    assert abs(np.corrcoef(fa, fb)[0, 1]) < 4.0 / math.sqrt(_CHUNK)
+    # the two blocks have the same law: mean fill counts within 4 standard errors
+    sa, sb = mc_stats(fa), mc_stats(fb)
+    assert abs(sa.mean - sb.mean) < 4 * math.hypot(sa.sem, sb.sem)
+
+
+def test_table_and_per_path_quotes_agree():
+    """A built-in policy's quotes come from a table over the inventories present, a
+    wrapped callable's from one column a path: the two give the same law."""
+    m = MARKET.replace(price_model="binomial", fill_model="linear")
+    fast = simulate(ASInventoryPolicy(PAPER), m, 20_000, rng=31)
+    wrapped = simulate(lambda t, s, x: ASInventoryPolicy(PAPER)(t, s, x), m, 20_000, rng=32)
+    for name in ("total_pnl", "x", "n_fills"):
+        a, b = mc_stats(getattr(fast, name)), mc_stats(getattr(wrapped, name))
+        assert abs(a.mean - b.mean) < 4 * math.hypot(a.sem, b.sem), name
+        assert abs(a.std - b.std) < 4 * math.hypot(a.std_se, b.std_se), name
+
+
+def test_workers_validated():
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        simulate(ConstantPolicy(1, 1), MARKET, 10, workers=0)
+    with pytest.raises(ValueError, match="workers must be an integer"):
+        simulate(ConstantPolicy(1, 1), MARKET, 10, workers=1.5)
+
+
+def test_error_in_a_block_is_raised_with_workers():
+    """A policy's error inside a block propagates, on 1 and on 2 threads."""
+    pol = GLFTPolicy(solve_glft(PAPER, 2, 10))
+    for w in (1, 2):
+        with pytest.raises(ValueError, match="inventory left the policy's grid"):
+            simulate(pol, MARKET, 2 * _CHUNK, x0=3, rng=0, workers=w)
 
 
 def test_bad_inputs():
