@@ -32,7 +32,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make book   build the book into _build/html (executes every chapter; -W -n)"
-	@echo "make test   ruff, unit tests, doctests, every chapter via papermill (small sizes) and nbval"
+	@echo "make test   ruff, unit tests, doctests, every chapter once at CI size (nbval), the book, browser and Lab tests; two steps at a time"
 	@echo "make lab    JupyterLab with the chapters opening as notebooks"
 	@echo "make bench  print the benchmark figures (benchmarks/*.py); no pass/fail"
 	@echo "make sweeps failure-regime sweeps at CI, book and research size: wall time, throughput"
