@@ -1,41 +1,49 @@
 #!/usr/bin/env python3
 """Convert the book's MyST chapters to notebooks and smoke-run them with papermill.
 
-Usage (from the repository root, inside .venv; `make test` does this):
+Usage (from the repository root, inside .venv; `make test` runs `nbval`):
 
     python tools/run_notebooks.py convert           # book/*.md -> _build/ci_notebooks/{source,nbval}/
     python tools/run_notebooks.py check             # check _toc.yml and _ci_parameters.yml, run nothing
-    python tools/run_notebooks.py run [STEM ...]    # papermill with the CI overrides
-    python tools/run_notebooks.py nbval [STEM ...]  # nbval on the same CI-size notebooks
+    python tools/run_notebooks.py nbval [STEM ...]  # nbval, cell by cell, on the CI-size notebooks
+    python tools/run_notebooks.py run [STEM ...]    # papermill with the CI overrides (one chapter by hand)
     python tools/run_notebooks.py book-times LOG    # per-chapter times from a book-build log
 
 A chapter is a `book/*.md` file whose YAML front matter has a `jupytext` header and a
 `kernelspec`; plain pages (intro, references, status) are skipped. Converted notebooks go to
 `_build/ci_notebooks/`, never into `book/`: `source/` holds the plain conversions (papermill's
-input) and `nbval/` the same notebooks at CI size (the overrides injected after the `parameters`
-cell, as papermill does) with one leading cell that changes the kernel's cwd to `book/`, because
-nbval starts its kernel in the notebook's own folder and has no option to change it. Only the book
-build executes the chapters at full size.
+input) and `nbval/` the same notebooks at CI size: the overrides of `book/_ci_parameters.yml`
+injected after the `parameters` cell by papermill's own parameterizer (what `papermill
+--prepare-only` writes, without executing), and one leading cell that changes the kernel's cwd
+to `book/`, because nbval starts its kernel in the notebook's own folder and has no option to
+change it. `make test` executes each chapter once, at CI size, through nbval (`--nbval-lax`: one
+pytest item per cell, any error fails, outputs are not compared); only the book build executes
+the chapters at full size. `run` executes them through papermill instead and saves the executed
+notebooks in `_build/ci_notebooks/papermill/` (for a helper checking one chapter; the Lab test's
+fallback when no book is built).
 
-Every command that executes prints each chapter's wall time and a table at the end. A chapter
-that runs longer than `--max-seconds` (default 180 s; a chapter takes under 30 s at CI size) is
-stopped and reported as hung, instead of waiting: a kernel that stops answering (a lost
+Every command that executes runs each chapter in a child process of its own (and its own
+process group: the kernel goes with it), prints each chapter's wall time and a table at the end.
+A chapter that runs longer than `--max-seconds` (default 180 s; a chapter takes under 30 s at CI
+size) is stopped and reported as hung, instead of waiting: a kernel that stops answering (a lost
 message, both sides idle in epoll_wait) then fails the run in minutes with the chapter's name.
 Such a stall was seen once in `run` (issue 11): dashboard.md at `display(dash.widget())`, the
 cell still "running", kernel and papermill both idle in epoll_wait, no bytes queued on any of
 the kernel's sockets. `--retry-hung N` re-runs a hung chapter up to N times (reported loudly);
-the default is 0, so a hang fails the run.
+the default is 0, so a hang fails the run. Invocations take a lock on `_build/ci_notebooks/`, so
+two at once (make -j, or `run` beside `make test`) wait for each other instead of clobbering.
 
-`run` injects the overrides from `book/_ci_parameters.yml` into each chapter's `parameters`
-cell and executes it with kernel `python3`, cwd = `book/` (the same cwd as the book build).
-It fails if a chapter has no entry in that file, if an entry names no chapter, if an override
-names a variable that the chapter's parameters cell does not define, if a chapter has not exactly
-one `parameters` cell, or if a chapter is missing from `_toc.yml`.
+Both `run` and `nbval` inject the overrides from `book/_ci_parameters.yml` into each chapter's
+`parameters` cell and execute it with kernel `python3`, cwd = `book/` (the same cwd as the book
+build). They fail if a chapter has no entry in that file, if an entry names no chapter, if an
+override names a variable that the chapter's parameters cell does not define, if a chapter has
+not exactly one `parameters` cell, or if a chapter is missing from `_toc.yml`.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -301,45 +309,148 @@ def run(notebooks: dict[str, Path], overrides: dict[str, dict], only: list[str],
     return failures
 
 
-class _NbvalTimer:
-    """pytest plugin: wall time per notebook, and a per-notebook budget for nbval."""
+class _Progress:
+    """pytest plugin (in the nbval child): one line per chapter start and end, to a file.
 
-    def __init__(self, max_seconds: float):
-        self.max_seconds = max_seconds
-        self.start: dict[str, float] = {}
-        self.spent: dict[str, float] = {}
+    Lines are ``start STEM TIME`` and ``end STEM ok|FAILED TIME`` (TIME: seconds since the
+    epoch), flushed at once, so the parent sees
+    which chapter is running and for how long, and can stop the session if one hangs.
+    """
+
+    def __init__(self, path: str):
+        self.out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as pytest)
+        self.left: dict[str, int] = {}
         self.failed: dict[str, bool] = {}
 
-    def pytest_runtest_setup(self, item):
-        import pytest
+    def _write(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
 
-        stem = Path(str(item.path)).stem
-        now = time.perf_counter()
-        self.start.setdefault(stem, now)
-        if now - self.start[stem] > self.max_seconds:
-            pytest.fail(f"{stem}: over its budget of {self.max_seconds:g} s (--max-seconds); "
-                        "remaining cells not run", pytrace=False)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            stem = Path(str(item.path)).stem
+            self.left[stem] = self.left.get(stem, 0) + 1
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        stem = Path(nodeid.split("::")[0]).stem
+        if stem not in self.failed:
+            self.failed[stem] = False
+            self._write(f"start {stem} {time.time():.3f}")
 
     def pytest_runtest_logreport(self, report):
-        stem = Path(report.fspath).stem
-        self.spent[stem] = self.spent.get(stem, 0.0) + report.duration
+        stem = Path(report.nodeid.split("::")[0]).stem
         self.failed[stem] = self.failed.get(stem, False) or report.failed
+        if report.when == "teardown":
+            self.left[stem] -= 1
+            if self.left[stem] == 0:
+                self._write(f"end {stem} {'FAILED' if self.failed[stem] else 'ok'} {time.time():.3f}")
 
-    def pytest_terminal_summary(self, terminalreporter):
-        _print_table("nbval (CI size)", [(stem, sec, "FAILED" if self.failed.get(stem) else "ok")
-                                         for stem, sec in self.spent.items()])
 
-
-def nbval(paths: list[Path], max_seconds: float = MAX_SECONDS) -> int:
-    """nbval (--nbval-lax) on the CI-size notebooks, with per-chapter times."""
+def _nbval_session(progress: str, cell_timeout: int, paths: list[str]) -> int:
+    """Worker: nbval (--nbval-lax) on CI-size notebooks in one pytest session (run by `nbval`)."""
     import pytest
 
-    cell_timeout = int(min(CELL_TIMEOUT, max_seconds))
     args = ["--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout}",
-            "-p", "no:cacheprovider", "-q",
+            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest",
+            "-q", "--no-header",
             # papermill (imported above) has already imported anyio: nothing to rewrite there
-            "-W", "ignore::pytest.PytestAssertRewriteWarning", *map(str, paths)]
-    return int(pytest.main(args, plugins=[_NbvalTimer(max_seconds)]))
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", *paths]
+    return int(pytest.main(args, plugins=[_Progress(progress)]))
+
+
+def _read_progress(path: Path, clock: dict[str, list[float]], status: dict[str, str]) -> str | None:
+    """Fold new lines of the progress file into clock (start, end) and status; the running stem."""
+    running = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word, stem, *rest = line.split()
+        if word == "start":
+            clock[stem] = [float(rest[0]), None]
+            running = stem
+        elif word == "end":
+            clock[stem][1] = float(rest[1])
+            status[stem] = rest[0]
+            running = None
+    return running
+
+
+def nbval(paths: dict[str, Path], max_seconds: float = MAX_SECONDS, retry_hung: int = 0) -> list[str]:
+    """nbval (--nbval-lax) on the CI-size notebooks: the one execution of each chapter in `make test`.
+
+    The chapters run in one pytest session (one start-up of pytest, nbval and their imports), in
+    a child process with its own process group, watched from here: a chapter still running after
+    max_seconds is stopped with the whole session (its kernel included) and reported as hung; it
+    is re-run up to retry_hung times, and the chapters not yet run go on in a new session.
+    Returns a list of failure messages and prints each chapter's wall time.
+    """
+    cell_timeout = int(min(CELL_TIMEOUT, max_seconds))
+    progress = OUT / "nbval-progress.txt"
+    order = list(paths)
+    clock: dict[str, list[float]] = {}  # stem -> [start, end], seconds since the epoch
+    status: dict[str, str] = {}  # stem -> ok | FAILED | HUNG... once decided
+    hangs: dict[str, int] = {}
+    failures = []
+    while True:
+        todo = [stem for stem in order if stem not in status]
+        if not todo:
+            break
+        progress.write_text("", encoding="utf-8")
+        seen: dict[str, list[float]] = {}
+        done: dict[str, str] = {}
+        print(f"nbval: {len(todo)} chapter(s) in one session: {' '.join(todo)}", flush=True)
+        cmd = [sys.executable, __file__, "_nbval", str(progress), str(cell_timeout),
+               *(str(paths[stem]) for stem in todo)]
+        proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+        hung = None
+        try:
+            while proc.poll() is None:
+                try:
+                    proc.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    pass
+                running = _read_progress(progress, seen, done)
+                if running and time.time() - seen[running][0] > max_seconds:
+                    hung = running
+                    _kill_group(proc)
+                    break
+        except BaseException:
+            _kill_group(proc)
+            raise
+        _read_progress(progress, seen, done)
+        for stem, (t0, t1) in seen.items():
+            clock[stem] = [t0, t1 if t1 is not None else time.time()]
+        status.update(done)
+        if hung is not None:
+            hangs[hung] = hangs.get(hung, 0) + 1
+            if hangs[hung] <= retry_hung:
+                print(f"\n  HUNG: {hung} still running after {max_seconds:g} s; session stopped, "
+                      f"retry {hangs[hung]} of {retry_hung} (--retry-hung)", flush=True)
+                continue
+            status[hung] = f"HUNG: stopped after {max_seconds:g} s"
+            failures.append(
+                f"{hung}: still running after {max_seconds:g} s (--max-seconds) and stopped; a "
+                "chapter takes well under a minute at CI size, so the kernel or the client "
+                "stopped answering. The cells that passed are listed above; the next one hung")
+            continue
+        # The session ended by itself: a chapter it never finished did not run (a collection
+        # error, pytest stopped); say so rather than count it as passed.
+        for stem in todo:
+            if stem not in status:
+                status[stem] = f"FAILED: not run (pytest exit {proc.returncode}, see above)"
+        break
+    rows = []
+    for stem in order:
+        st = status[stem]
+        if st == "ok" and hangs.get(stem):
+            st = f"ok after {hangs[stem]} hung run(s) stopped and retried"
+        elif st == "FAILED":
+            failures.append(f"{stem}: a cell failed (nbval's report above: the cell, its source "
+                            f"and traceback); notebook {paths[stem].relative_to(ROOT)}")
+        elif st.startswith("FAILED:"):
+            failures.append(f"{stem}: {st[len('FAILED: '):]}")
+        t0, t1 = clock.get(stem, [0.0, 0.0])
+        rows.append((stem, t1 - t0, st))
+    _print_table("nbval (CI size)", rows)
+    return failures
 
 
 _EXECUTING = re.compile(r"(?P<path>\S+?\.(?:md|ipynb)): Executing notebook")
@@ -363,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["_execute"]:  # internal: one chapter in a child process
         stem, source, params = argv[1:4]
         return _execute_one(stem, source, json.loads(params))
+    if argv[:1] == ["_nbval"]:  # internal: the nbval session in a child process
+        return _nbval_session(argv[1], int(argv[2]), argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["convert", "check", "run", "nbval", "book-times"])
     parser.add_argument("stems", nargs="*",
@@ -376,7 +489,15 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.stems) != 1:
             parser.error("book-times needs exactly one log file")
         return book_times(Path(args.stems[0]))
+    # One invocation at a time rewrites and runs _build/ci_notebooks (make -j, or a developer's
+    # `run` beside `make test`): a second one waits here instead of deleting the first's files.
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _main_locked(args)
 
+
+def _main_locked(args: argparse.Namespace) -> int:
     sources = chapters()
     if not sources:
         print("no chapter notebooks (book/*.md with a jupytext header) found", file=sys.stderr)
@@ -400,13 +521,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"no chapter named {', '.join(unknown)}", file=sys.stderr)
         return 1
+    selected = args.stems or sorted(notebooks)
     if args.command == "nbval":
-        selected = args.stems or sorted(notebooks)
-        return nbval([nbval_paths[s] for s in selected], args.max_seconds)
-
-    failures = run(notebooks, overrides, args.stems, args.max_seconds, args.retry_hung)
-    n_run = len(args.stems or notebooks)
-    print(f"papermill: {n_run - len(failures)} passed, {len(failures)} failed")
+        failures = nbval({s: nbval_paths[s] for s in selected}, args.max_seconds, args.retry_hung)
+    else:
+        failures = run(notebooks, overrides, args.stems, args.max_seconds, args.retry_hung)
+    print(f"{args.command}: {len(selected) - len(failures)} chapter(s) passed, "
+          f"{len(failures)} failed")
     for failure in failures:
         print(f"  - {failure}", file=sys.stderr)
     return 1 if failures else 0

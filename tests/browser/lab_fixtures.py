@@ -52,6 +52,10 @@ class LabServer:
 
     def env(self) -> dict:
         env = dict(os.environ)
+        # Under `make test` (make -j --output-sync) the outer make's flags would reach `make lab`:
+        # its output would be held back until it exits and it would join the outer jobserver.
+        for var in ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL"):
+            env.pop(var, None)
         # JUPYTER_DATA_DIR holds the notebook-trust database: a test's trust stays in the test.
         # Kernels and Lab extensions come from the venv (JUPYTER_PREFER_ENV_PATH, make lab).
         for var, sub in [("JUPYTERLAB_SETTINGS_DIR", "settings"),

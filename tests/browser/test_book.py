@@ -15,6 +15,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from harness import ARTIFACTS, HTML, PHONE
 
@@ -193,11 +194,46 @@ def test_phone_width_has_no_horizontal_overflow(new_page, book_url, name):
     assert not log.problems(), log.problems()
 
 
-def _visible_figure(panel):
+def _shown(panel):
     imgs = panel.locator("img")
-    shown = [imgs.nth(i) for i in range(imgs.count()) if imgs.nth(i).is_visible()]
+    return [imgs.nth(i) for i in range(imgs.count()) if imgs.nth(i).is_visible()]
+
+
+def _visible_figure(panel):
+    shown = _shown(panel)
     assert len(shown) == 1, f"{len(shown)} figures visible in a frame panel"
     return shown[0].screenshot(animations="disabled")
+
+
+#: Milliseconds a slider move has to show its figure (the panel's own JavaScript, no kernel).
+SETTLE_MS = 10_000
+
+# The src of the panel's one shown image once it is loaded and decoded and its src differs from
+# `old` (each frame the Stack shows is a new <img> with a new blob: URL), else false.
+SHOWN_FRAME = """([panel, old]) => {
+  const shown = [...panel.querySelectorAll('img')].filter(i => {
+    const r = i.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(i).visibility !== 'hidden';
+  });
+  if (shown.length !== 1) return false;
+  const img = shown[0];
+  if (!(img.complete && img.naturalWidth > 0) || img.src === old) return false;
+  return img.decode().then(() => img.src, () => false);
+}"""
+
+
+def _frame_src(page, panel, old=None):
+    """Wait (up to SETTLE_MS) until the panel shows one decoded frame other than ``old``.
+
+    Returns its src, or None on a timeout, when the caller's pixel comparison decides (and
+    fails). This replaces a fixed sleep after each key press: the wait ends when the frame shows.
+    """
+    try:
+        handle = page.wait_for_function(SHOWN_FRAME, arg=[panel.element_handle(), old],
+                                        timeout=SETTLE_MS)
+        return handle.json_value()
+    except PlaywrightTimeout:
+        return None
 
 
 BACK = {"ArrowRight": "ArrowLeft", "ArrowLeft": "ArrowRight"}
@@ -210,7 +246,6 @@ def _move(page, handle, key=None):
         key = "ArrowRight" if float(now) < float(hi) else "ArrowLeft"
     handle.focus()
     page.keyboard.press(key)
-    page.wait_for_timeout(300)
     return key
 
 
@@ -220,11 +255,14 @@ def exercise_panel(page, panel, where):
     handles = panel.locator(".noUi-handle")
     assert handles.count() >= 1, f"{where}: no slider rendered"
     for j in range(handles.count()):
+        src = _frame_src(page, panel)
         before = _visible_figure(panel)
         key = _move(page, handles.nth(j))
+        src = _frame_src(page, panel, old=src)
         after = _visible_figure(panel)
         assert after != before, f"{where}, slider {j}: {key} did not change the figure"
         _move(page, handles.nth(j), BACK[key])  # one step back: the first figure again
+        _frame_src(page, panel, old=src)
         assert _visible_figure(panel) == before, f"{where}, slider {j}: no way back"
 
 
