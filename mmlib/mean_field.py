@@ -13,9 +13,9 @@ Discretisation. The crowd averages of grid time :math:`t_n` are held over
 :math:`[t_n, t_{n+1})`. Given them, the HJB is solved exactly through
 :math:`w = e^{kV}`: one matrix exponential :math:`P_n = e^{hM_n}` per step,
 applied to the vector as a series of non-negative terms cut by a proven bound
-(:mod:`mmlib._uniformized`), so no propagator matrix is formed. The population is
-then evolved exactly under the *continuously* updated optimal quotes: the
-optimally controlled chain is the Doob transform of :math:`P_n`, with transition
+(the private module ``mmlib._uniformized``), so no propagator matrix is formed.
+The population is then evolved exactly under the *continuously* updated optimal
+quotes: the optimally controlled chain is the Doob transform of :math:`P_n`, with transition
 matrix :math:`P_n[x,y]\,w(t_{n+1},y)/w(t_n,x)` over a step. (This differs by
 :math:`O(\Delta t)` from :func:`mmlib.population.evolve_population`, which holds the quotes
 of each grid time over the step.)
