@@ -126,15 +126,6 @@ class CompetitionResult(PnLAccounts):
     n_paths: int
     tie_break: str
     tick: float | None
-    initial_wealth: float
-    cash: np.ndarray
-    x: np.ndarray
-    s_T: np.ndarray
-    n_bid: np.ndarray
-    n_ask: np.ndarray
-    spread_pnl: np.ndarray
-    inventory_pnl: np.ndarray
-    adverse_pnl: np.ndarray
     mean_spread: np.ndarray
     mean_bbo_spread: np.ndarray
     paths: CompetitionPaths | None = None

@@ -225,13 +225,26 @@ class SimulationPaths:
     ask: np.ndarray
 
 
+@dataclass(frozen=True, kw_only=True)
 class PnLAccounts:
     """The self-financing accounts shared by :class:`SimulationResult` and
-    :class:`~mmlib.competition.CompetitionResult`: total PnL, fills and the identity check.
+    :class:`~mmlib.competition.CompetitionResult`: their fields, total PnL, fills and the
+    identity check.
 
-    A subclass holds ``cash``, ``x``, ``s_T``, ``initial_wealth``, ``n_bid``, ``n_ask`` and
-    the three components ``spread_pnl``, ``inventory_pnl``, ``adverse_pnl``, of one shape.
+    Holds ``initial_wealth``, ``cash``, ``x``, ``s_T``, ``n_bid``, ``n_ask`` and the three
+    components ``spread_pnl``, ``inventory_pnl``, ``adverse_pnl`` (each subclass documents
+    their shapes); keyword-only.
     """
+
+    initial_wealth: float
+    cash: np.ndarray
+    x: np.ndarray
+    s_T: np.ndarray
+    n_bid: np.ndarray
+    n_ask: np.ndarray
+    spread_pnl: np.ndarray
+    inventory_pnl: np.ndarray
+    adverse_pnl: np.ndarray
 
     @property
     def total_pnl(self) -> np.ndarray:
@@ -270,15 +283,6 @@ class SimulationResult(PnLAccounts):
 
     market: MarketParams
     n_paths: int
-    initial_wealth: float
-    cash: np.ndarray
-    x: np.ndarray
-    s_T: np.ndarray
-    n_bid: np.ndarray
-    n_ask: np.ndarray
-    spread_pnl: np.ndarray
-    inventory_pnl: np.ndarray
-    adverse_pnl: np.ndarray
     paths: SimulationPaths | None = None
 
     def summary(self, ci=0.95):
@@ -319,8 +323,8 @@ def _quotes(policy, t, s, x, n_paths):
 _S, _X, _CM, _SP, _INV, _ADV, _NB = range(7)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _step_body(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma: no cover
+@numba.njit(nogil=True, cache=True)
+def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma: no cover
     """One time step of one block, path by path in one pass (compiled; releases the GIL).
 
     Path ``j`` quotes at depths ``D[:, r]``, which fill with intensity
@@ -383,31 +387,6 @@ def _step_body(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # p
     info[1] = x_hi
 
 
-@numba.njit(nogil=True, cache=True)
-def _step_table_linear(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
-    _step_body(D, lam, words, E, dmid, V, st, par, info, False, True)
-
-
-@numba.njit(nogil=True, cache=True)
-def _step_table_exp(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
-    _step_body(D, lam, words, E, dmid, V, st, par, info, False, False)
-
-
-@numba.njit(nogil=True, cache=True)
-def _step_paths_linear(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
-    _step_body(D, lam, words, E, dmid, V, st, par, info, True, True)
-
-
-@numba.njit(nogil=True, cache=True)
-def _step_paths_exp(D, lam, words, E, dmid, V, st, par, info):  # pragma: no cover
-    _step_body(D, lam, words, E, dmid, V, st, par, info, True, False)
-
-
-#: the step kernel for (one column a path, linear fills): constants the compiler folds
-_STEPS = {(False, True): _step_table_linear, (False, False): _step_table_exp,
-          (True, True): _step_paths_linear, (True, False): _step_paths_exp}
-
-
 def _block_streams(rng, n_blocks):
     """One Generator per block, spawned from one SeedSequence whose entropy ``rng`` draws.
 
@@ -448,7 +427,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
     toxic = m.toxic_prob > 0 and m.toxic_size > 0
     bounded = m.x_max is not None
     xb = float(m.x_max) if bounded else 0.0
-    step = _STEPS[not tab, linear]
+    per_path = not tab  # one column of quotes a path, else a table over the inventories
     sq = m.sigma * np.sqrt(dt)
     out = {name: np.empty(P) for name in ("s", "x", "cash", "nb", "spread", "inv", "adv")}
     if record:
@@ -554,7 +533,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
                 if jumps:
                     cnt = gen.poisson(m.jump_rate * dt, c)
                     dmid += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
-            step(D, lam, words, E, dmid, V, st, par, info)
+            _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear)
             x_lo, x_hi = int(info[0]), int(info[1])
             if record:
                 rec["s"][n + 1, a:b], rec["x"][n + 1, a:b] = s, x
