@@ -131,6 +131,7 @@ from .widgets import (
     make_sliders,
     render_frames,
     slider_panel,
+    solve_dashboard,
 )
 
 __version__ = "0.1.0"
@@ -211,6 +212,7 @@ __all__ = [
     "Dashboard",
     "make_sliders",
     "slider_panel",
+    "solve_dashboard",
     "DASHBOARD_FIGSIZE",
     "render_dashboard",
     "DEBOUNCE_SECONDS",

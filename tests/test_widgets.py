@@ -27,6 +27,20 @@ def test_dashboard_solution_is_the_mean_field_equilibrium(dash):
     np.testing.assert_allclose(dash.artists.lines["variance"].get_ydata(), variance, atol=1e-12)
 
 
+def test_solve_dashboard_clips_the_crowd_mean_to_the_grid():
+    """mu0 = 10 on a grid of x_max = 4: the crowd starts at the edge, +4, as a slider would."""
+    from mmlib import solve_dashboard
+
+    values = {"A": 1.0, "k": 1.5, "eta": 0.01, "gamma": 0.1, "T": 2.0, "x_max": 4, "mu0": 10.0,
+              "eps": 0.5}
+    sol = solve_dashboard(values, 30)
+    p = ModelParams(A=1.0, k=1.5, eta=0.01, gamma=0.1, T=2.0, x_max=4)
+    ref = solve_mean_field(p, default_rho0(4, 4.0), 30)  # plain iteration, no mixing
+    assert sol.converged and ref.converged
+    np.testing.assert_allclose(sol.rho[0], default_rho0(4, 4.0))
+    np.testing.assert_allclose(sol.V, ref.V, atol=1e-9)
+
+
 def test_eps_only_redraws_the_derisk_panel(dash):
     before = dash.artists.lines["variance"].get_ydata().copy()
     assert dash.update(eps=2.0) == "derisk"
