@@ -170,9 +170,10 @@ test-doctest: kernel-check
 
 # The chapters' one execution in `make test`: each at the CI sizes of book/_ci_parameters.yml
 # (injected after its parameters cell by papermill's parameterizer, as `papermill --prepare-only`
-# does), run by nbval one pytest item per cell (outputs not compared: --nbval-lax), each chapter
-# in its own process, stopped after 180 s as hung and retried once; per-chapter wall times at
-# the end. Only the book build runs the chapters at full size.
+# does), run by nbval one pytest item per cell (outputs not compared: --nbval-lax), all in one
+# pytest session watched by tools/run_notebooks.py: a chapter still running after 180 s is
+# stopped as hung and retried once; per-chapter wall times at the end. Only the book build runs
+# the chapters at full size.
 test-nbval: kernel-check
 	$(step_start)
 	$(BIN)/python tools/run_notebooks.py nbval --retry-hung 1
