@@ -79,9 +79,9 @@ def _check_values(values):
 def solve_dashboard(values, n_steps, max_iter=200):
     """The mean-field solve behind the dashboard, for slider ``values``.
 
-    :func:`mmlib.solve_mean_field` with Anderson memory 20 (the slowest corners of
+    :func:`mmlib.mean_field.solve_mean_field` with Anderson memory 20 (the slowest corners of
     :data:`SLIDER_RANGES` converge in about 40 iterations, against about 190 with 5) and the
-    book's Gaussian crowd :func:`mmlib.default_rho0` centred at ``mu0``, clipped to the grid.
+    book's Gaussian crowd :func:`mmlib.population.default_rho0` centred at ``mu0``, clipped to the grid.
 
     Parameters
     ----------
