@@ -109,8 +109,33 @@ def _next_iterate(z, f, dz_hist, df_hist, damping):
     return mixed
 
 
+def _skew_costate(params, t, mean_x):
+    r"""The skew :math:`L y` that a crowd with mean inventory path ``mean_x`` (:math:`y`) implies:
+    :math:`(Ly)_t = -2\gamma\,y_T - 2\eta\int_t^T y_u\,du` (trapezoid rule)."""
+    h = np.diff(t)
+    tail = np.concatenate([np.cumsum((0.5 * h * (mean_x[1:] + mean_x[:-1]))[::-1])[::-1], [0.0]])
+    return -2.0 * params.gamma * mean_x[-1] - 2.0 * params.eta * tail
+
+
+def _skew_newton_step(params, t, z, f, da, db, rho):
+    r"""The fixed-point step :math:`f = F(z) - z` with its skew part replaced by a Newton step of
+    the costate model (see :func:`solve_mean_field`, Notes): returns the new step."""
+    n1 = t.size
+    za, zb = z[:n1], z[n1:]
+    mean_step = 0.5 * (f[:n1] + f[n1:])
+    G = 0.5 * (f[:n1] - f[n1:])  # skew of the quotes minus the crowd's skew
+    with np.errstate(invalid="ignore"):
+        la = np.exp(np.minimum(params.k * (za[:, None] - da), 700.0))
+        lb = np.exp(np.minimum(params.k * (zb[:, None] - db), 700.0))
+    rate = params.A * (np.nan_to_num(la, nan=0.0) + np.nan_to_num(lb, nan=0.0))
+    c = params.k * np.sum(rho * rate, axis=1)  # d(mean drift)/d(relative skew)
+    dy = np.concatenate([[0.0], -np.cumsum(np.diff(t) * c[:-1] * G[:-1])])
+    skew_step = G + _skew_costate(params, t, dy)
+    return np.concatenate([mean_step + skew_step, mean_step - skew_step])
+
+
 def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200,
-                     anderson=0, _z0=None):
+                     anderson=0, skew_newton=False, _z0=None):
     r"""Solve the mean-field market-making equilibrium by damped fixed-point iteration.
 
     .. math:: \bar\delta^{(j+1)} = \bar\delta^{(j)}
@@ -138,6 +163,10 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         Memory of Anderson acceleration, ``0 <= anderson <= 20``; 0 (default) is
         the plain damped iteration. A few (3--5) speed up slowly contracting
         cases, such as a crowd that starts far from flat, by an order of magnitude.
+    skew_newton : bool
+        Replace the skew part of each step by a Newton step of the costate model (Notes), and
+        start from that model's skew. Off by default (the plain map, whose contraction the
+        chapter measures); the dashboard uses it with ``anderson=20``.
 
     Returns
     -------
@@ -160,6 +189,23 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     that side (see :mod:`mmlib.metrics`). The returned fields are computed
     from the returned ``avg_delta_a``, ``avg_delta_b``; the averages of the
     returned quotes under ``rho`` differ from them by at most the last residual.
+
+    *The skew Newton step.* Write the crowd's averages as a mean and a half-skew,
+    :math:`\bar\delta^{a,b} = m \pm s`. Shifting :math:`s` by a constant only moves the
+    crowd's reference price (the gauge :math:`V + \xi x`), so along :math:`s` the map is close
+    to the identity and the plain iteration crawls. A linear model of the skew residual
+    :math:`G_t = \tfrac12 E_\rho[\delta^a - \delta^b]_t - s_t` fixes this. Along the
+    optimal chain the quotes' mean half-skew is the costate
+    :math:`E[(V(x+1)-V(x-1))/2]`, which ends at :math:`-2\gamma E[X_T]` and drifts by
+    :math:`2\eta E[X_t]`, so it is :math:`(Ly)_t = -2\gamma y_T - 2\eta\int_t^T y_u\,du` of
+    the mean inventory :math:`y_t` alone. A relative skew moves :math:`y` at the rate
+    :math:`\dot y = c_t G_t`, with :math:`c_t = k\,E_\rho[\lambda^a + \lambda^b]`. The Newton
+    step of this model that zeroes :math:`G` is :math:`\Delta s = G + L\,\Delta y`, with
+    :math:`\Delta y_t = -\int_0^t c_u G_u\,du`. It has the same fixed point (:math:`G = 0`),
+    and the model's equilibrium, :math:`s = L\,E[X_0]`, is the starting skew.
+    Where the model is poor (time steps too coarse for the crowd's fill rates), a residual
+    above ten times the first one ends the Newton steps: the solve restarts from the plain
+    start with plain steps.
 
     References
     ----------
@@ -188,13 +234,21 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     tol = check_real("tol", tol, lo=0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, lo=1)
     anderson = check_int("anderson", anderson, lo=0, hi=50)
+    if not isinstance(skew_newton, (bool, np.bool_)):
+        raise ValueError(f"skew_newton must be True or False, got {skew_newton!r}")
 
     n1 = n_steps + 1
+    t = np.linspace(0.0, params.T, n1)
     z = np.full(2 * n1, 1.0 / params.k) if _z0 is None else _z0  # (avg_a, avg_b) stacked
+    z_plain = z
+    if skew_newton and _z0 is None:
+        s0 = _skew_costate(params, t, np.full(n1, float(rho0 @ params.x)))
+        z = np.concatenate([z[:n1] + s0, z[n1:] - s0])
     residuals = []
     converged = False
     dz_hist, df_hist = [], []
     z_prev = f_prev = None
+    newton = skew_newton
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium(params, n_steps, avg_a, avg_b, rho0)
@@ -206,6 +260,17 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         if res <= tol:
             converged = True
             break
+        if newton and res > 10.0 * residuals[0]:
+            # the linear model overshot (steps too coarse for it): start again from the plain
+            # start with plain steps and a fresh mixing history
+            newton = False
+            z = z_plain
+            dz_hist.clear()
+            df_hist.clear()
+            z_prev = f_prev = None
+            continue
+        if newton:
+            f = _skew_newton_step(params, t, z, f, da, db, rho)
         if anderson and f_prev is not None:
             dz_hist.append(z - z_prev)
             df_hist.append(f - f_prev)
@@ -229,7 +294,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
             f"{len(residuals)} iterations; try damping < 1, a larger anderson or more n_steps")
     return MeanFieldSolution(
         params=params,
-        t=np.linspace(0.0, params.T, n_steps + 1),
+        t=t,
         x=params.x,
         V=V,
         delta_a=da,

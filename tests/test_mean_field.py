@@ -234,6 +234,52 @@ def test_anderson_acceleration_reaches_the_same_equilibrium_faster():
         solve_mean_field(p, rho0, 10, anderson=-1)
 
 
+@pytest.mark.parametrize("anderson", [0, 5])
+def test_skew_newton_reaches_the_plain_iterations_equilibrium(anderson):
+    """The skew Newton step changes the path, not the fixed point: against the plain damped
+    iteration run to convergence, for a crowd far off centre, with and without mixing."""
+    p = TEACHING_PARAMS.replace(T=4.0, x_max=8, gamma=0.3)
+    rho0 = default_rho0(p.x_max, mu0=4.0, sd=1.5)
+    plain = solve_mean_field(p, rho0, 60, max_iter=3000)
+    newton = solve_mean_field(p, rho0, 60, anderson=anderson, skew_newton=True)
+    assert plain.converged and newton.converged
+    assert len(newton.residuals) < len(plain.residuals) / 5
+    np.testing.assert_allclose(newton.avg_delta_a, plain.avg_delta_a, atol=1e-9)
+    np.testing.assert_allclose(newton.avg_delta_b, plain.avg_delta_b, atol=1e-9)
+    np.testing.assert_allclose(newton.V, plain.V, atol=1e-9)
+    np.testing.assert_allclose(newton.rho, plain.rho, atol=1e-9)
+    with pytest.raises(ValueError, match="skew_newton"):
+        solve_mean_field(p, rho0, 10, skew_newton="yes")
+
+
+def test_skew_newton_falls_back_to_plain_steps_where_its_model_overshoots():
+    """On a grid too coarse for the linear model (the dashboard's busiest corner with 200
+    steps instead of 500) the first Newton steps overshoot; the solve restarts with plain
+    steps and reaches the plain iteration's fixed point instead of diverging."""
+    p = ModelParams(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=10.0, x_max=30)
+    rho0 = default_rho0(p.x_max, mu0=10.0)
+    plain = solve_mean_field(p, rho0, 200, anderson=20)
+    newton = solve_mean_field(p, rho0, 200, anderson=20, skew_newton=True)
+    assert plain.converged and newton.converged
+    assert np.max(newton.residuals[:5]) > 10 * newton.residuals[0]  # it did overshoot
+    np.testing.assert_allclose(newton.V, plain.V, atol=1e-9)
+    np.testing.assert_allclose(newton.avg_delta_a, plain.avg_delta_a, atol=1e-10)
+
+
+def test_skew_costate_model_predicts_the_equilibrium_skew():
+    """The model behind the Newton step: at equilibrium the crowd's half-skew is close to
+    -2 gamma E[X_T] - 2 eta int_t^T E[X_u] du of its own mean inventory (the costate): here to
+    2e-4 of the skew's size; without the running term it would be off by 40%."""
+    from mmlib.mean_field import _skew_costate
+
+    p = TEACHING_PARAMS.replace(x_max=20, gamma=0.3, eta=0.02)
+    mf = solve_mean_field(p, default_rho0(p.x_max, mu0=6.0), 200, anderson=20, skew_newton=True)
+    skew = 0.5 * (mf.avg_delta_a - mf.avg_delta_b)
+    model = _skew_costate(p, mf.t, mf.rho @ p.x)
+    assert np.ptp(skew) > 1.0  # a real skew, not a flat zero
+    np.testing.assert_allclose(skew, model, atol=1e-3 * np.abs(skew).max())
+
+
 # ---------------------------------------------------------------------------
 # The dashboard's slider corners (issue 11): the fast path against stiff ODE re-solves
 # ---------------------------------------------------------------------------
@@ -311,14 +357,14 @@ SLIDER_CORNERS = {
 
 @pytest.fixture(scope="module", params=sorted(SLIDER_CORNERS))
 def corner(request):
-    from mmlib.widgets import SLIDER_RANGES, default_rho0
+    from mmlib.widgets import SLIDER_RANGES, default_rho0, solve_dashboard
 
     v = SLIDER_CORNERS[request.param]
     for key, val in v.items():  # really corners of the dashboard's box
         assert val in SLIDER_RANGES[key][:2]
     p = ModelParams(**{key: v[key] for key in ("A", "k", "eta", "gamma", "T", "x_max")})
     rho0 = default_rho0(p.x_max, float(np.clip(v["mu0"], -p.x_max, p.x_max)))
-    return request.param, p, rho0, solve_mean_field(p, rho0, 500, anderson=20)
+    return request.param, p, rho0, solve_dashboard(v, 500)  # the dashboard's own solve
 
 
 def test_slider_corner_converges_to_a_fixed_point(corner):
