@@ -66,6 +66,7 @@ _PRICE_MODELS = {"brownian", "binomial", "jump"}
 _FAR = 1e300  # depth standing for "side not quoted": never fills, contributes exactly 0
 _FILL_MODELS = {"exponential", "linear"}
 _CHUNK = 16384  # paths per block (built-in policies): its working set (~2 MB) stays in L2
+_STEPS_PER_CALL = 8  # time steps per compiled call of a built-in policy's block (tables of 4 steps)
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +388,18 @@ def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma
     info[1] = x_hi
 
 
+@numba.njit(nogil=True, cache=True)
+def _steps(D, lam, words, E, dmid, V, st, par, info, linear):  # pragma: no cover
+    """Several time steps of one block in one call: step ``i`` runs :func:`_step` on the
+    tables ``D[i], lam[i]`` (over the inventories ``par[5] + 0, 1, ...``) with the draws
+    ``words[i]``, ``E[i]``, ``dmid[i]`` (or one shared buffer, ``dmid.shape[0] == 1``,
+    for binomial mids) and ``V[i]``."""
+    shared = dmid.shape[0] == 1
+    for i in range(D.shape[0]):
+        _step(D[i], lam[i], words[i], E[i], dmid[0] if shared else dmid[i], V[i], st, par,
+              info, False, linear)
+
+
 def _block_streams(rng, n_blocks):
     """One Generator per block, spawned from one SeedSequence whose entropy ``rng`` draws.
 
@@ -406,7 +419,12 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
     draws from its own stream (:func:`_block_streams`) and the blocks run on
     ``workers`` threads: numpy and the compiled step release the GIL. Per step,
     numpy computes the intensity at both depths (one ``exp`` per side) and draws
-    the random numbers; :func:`_step` then does the rest in one pass.
+    the random numbers; :func:`_step` then does the rest in one pass. A built-in
+    policy's block (without histories or latency) runs ``_STEPS_PER_CALL`` steps per
+    compiled call (:func:`_steps`), its quotes tabled over the inventories reachable in
+    those steps and its draws taken in the one-step order, so the numbers are the same
+    bit for bit; a table policy whose grid ends within reach, or a crossed quote, hands
+    the rest of the block to the one-step loop.
     """
     N, dt, P = m.n_steps, m.dt, n_paths
     depths = policy._depths if type(policy) in _BUILTIN else None
@@ -467,7 +485,62 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
             s0 = np.full(c, m.s0)
         if record:
             rec["s"][0, a:b], rec["x"][0, a:b], rec["cash"][0, a:b] = s, x, cash0
-        for n in range(N):
+        n = 0
+        while tab and not record and n < N:  # several steps a call (one step: below)
+            if stop.is_set():
+                return
+            K = min(_STEPS_PER_CALL, N - n)
+            # the inventories the block can reach in K steps, and their quotes at each step
+            lo, hi = x_lo - K, x_hi + K
+            if bounded:
+                lo, hi = max(lo, -int(xb)), min(hi, int(xb))
+            xs = np.arange(lo, hi + 1, dtype=float)
+            DK = np.empty((K, 2, xs.size))
+            finite = True
+            try:
+                for i in range(K):
+                    finite &= bool(depths((n + i) * dt, xs, DK[i]))
+            except ValueError:  # a table policy's grid ends within reach: step by step
+                break
+            if not finite:
+                np.fmin(DK, _FAR, out=DK)
+                if (DK[:, 0] + DK[:, 1]).min() < 0.0:  # a crossed quote somewhere: step by step
+                    break
+            lamK = np.multiply(DK, -k) if curve is None else curve.rate(DK)
+            if curve is None:
+                np.exp(lamK, out=lamK)
+            if bounded:
+                lamK[:, 0, xs >= xb] = 0.0
+                lamK[:, 1, xs <= -xb] = 0.0
+            par[5] = lo
+            # the draws of each step in the order of the one-step loop below
+            if linear and not toxic and binomial:
+                wK = raw(K * (c + n_bitw)).reshape(K, c + n_bitw)
+            else:
+                wK = np.empty((K, c + n_bitw if linear else n_bitw), np.uint64)
+            EK = np.empty((K, 2, c if not linear else 0), dtype=f32)
+            VK = np.empty((K, 2, c if toxic else 0), dtype=f32)
+            dK = dmid[None] if binomial else np.empty((K, c))
+            for i in range(K if not (linear and not toxic and binomial) else 0):
+                if linear:
+                    wK[i] = raw(c + n_bitw)
+                else:
+                    gen.standard_exponential(dtype=f32, out=EK[i])
+                    if binomial:
+                        wK[i] = raw(n_bitw)
+                if toxic:
+                    gen.random(dtype=f32, out=VK[i])
+                if not binomial:
+                    gen.standard_normal(out=dK[i])
+                    dK[i] *= sq
+                    if jumps:
+                        cnt = gen.poisson(m.jump_rate * dt, c)
+                        dK[i] += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
+            _steps(DK, lamK, wK, EK, dK, VK, st, par, info, linear)
+            x_lo, x_hi = int(info[0]), int(info[1])
+            n += K
+            bar.update(K)
+        for n in range(n, N):
             if stop.is_set():
                 return
             t = n * dt

@@ -354,3 +354,29 @@ def test_bad_inputs():
         simulate(ConstantPolicy(1, 1), MARKET.replace(x_max=2), 10, x0=3)
     with pytest.raises(ValueError, match="at least 2 paths"):
         mc_stats([1.0])
+
+
+@pytest.mark.parametrize("market", [
+    MARKET.replace(price_model="binomial", fill_model="linear"),
+    MARKET.replace(fill_model="exponential", toxic_prob=0.3, toxic_size=0.05),
+    MARKET.replace(price_model="jump", jump_rate=5.0, jump_std=0.3, x_max=3),
+], ids=["binomial-linear", "toxic-exponential", "jump-bounded"])
+def test_several_steps_a_call_changes_no_number(market, monkeypatch):
+    """A built-in policy's block runs several steps per compiled call; one step a call (the
+    plain loop) must give the same numbers bit for bit, for the closed-form policy and for a
+    table policy on a market bounded at its grid's edge."""
+    import mmlib.simulation as sim
+
+    several = sim._STEPS_PER_CALL
+    assert several > 1
+    hjb = HJBPolicy(solve_hjb(article_params(PAPER, 4), 200))
+    pols = [ASInventoryPolicy(PAPER), hjb] if market.x_max else [ASInventoryPolicy(PAPER)]
+    for pol in pols:
+        runs = []
+        for per_call in (several, 1):
+            monkeypatch.setattr(sim, "_STEPS_PER_CALL", per_call)
+            r = simulate(pol, market.replace(x_max=4) if pol is hjb else market, 3000,
+                         rng=np.random.default_rng(5), workers=2)
+            runs.append(r)
+        for name in ("cash", "x", "s_T", "n_bid", "n_ask", "spread_pnl", "inventory_pnl"):
+            assert_array_equal(getattr(runs[0], name), getattr(runs[1], name), err_msg=name)
