@@ -28,10 +28,17 @@ def test_converges_with_residual_below_tol(mf_case):
     assert len(mf.residuals) >= 2 and mf.residuals[0] > mf.residuals[-1]
 
 
+def held_averages(mf):
+    """The crowd averages each step holds, recomputed from the returned quotes and population:
+    the mean of the step's two grid-time averages (the trapezoid rule), and at T its own."""
+    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)
+    return (np.append((b[:-1] + b[1:]) / 2, b[-1]), np.append((a[:-1] + a[1:]) / 2, a[-1]))
+
+
 def test_returned_averages_are_a_fixed_point(mf_case):
     """Recompute the crowd averages from the returned quotes and population."""
     p, rho0, mf = mf_case
-    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)
+    b, a = held_averages(mf)
     np.testing.assert_allclose(a, mf.avg_delta_a, atol=1e-11)
     np.testing.assert_allclose(b, mf.avg_delta_b, atol=1e-11)
     assert np.max(np.abs(mf.avg_delta_a - mf.avg_delta_b)) > 1e-3  # really asymmetric
@@ -61,6 +68,8 @@ def test_reported_intensity_scales_are_A_exp_k_crowd_average(long_crowd):
     n = p.n_states
     a = _hand_average(mf.delta_a, mf.rho, range(1, n))  # x = -x_max posts no ask
     b = _hand_average(mf.delta_b, mf.rho, range(0, n - 1))  # x = +x_max posts no bid
+    # each step holds the mean of its two grid-time averages; T keeps its own
+    a, b = (np.append((q[:-1] + q[1:]) / 2, q[-1]) for q in (a, b))
     assert np.min(a - b) < -1.0  # a long crowd sells cheaply: ask far tighter than bid
     np.testing.assert_allclose(mf.A_a, p.A * np.exp(p.k * a), rtol=1e-9)
     np.testing.assert_allclose(mf.A_b, p.A * np.exp(p.k * b), rtol=1e-9)
@@ -228,7 +237,7 @@ def test_anderson_acceleration_reaches_the_same_equilibrium_faster():
     assert len(fast.residuals) < len(plain.residuals) / 3
     np.testing.assert_allclose(fast.avg_delta_a, plain.avg_delta_a, atol=1e-9)
     np.testing.assert_allclose(fast.V, plain.V, atol=1e-9)
-    b, a = average_quotes(fast.delta_b, fast.delta_a, fast.rho)
+    b, a = held_averages(fast)
     np.testing.assert_allclose(a, fast.avg_delta_a, atol=1e-10)
     with pytest.raises(ValueError, match="anderson"):
         solve_mean_field(p, rho0, 10, anderson=-1)
@@ -253,17 +262,41 @@ def test_skew_newton_reaches_the_plain_iterations_equilibrium(anderson):
 
 
 def test_skew_newton_falls_back_to_plain_steps_where_its_model_overshoots():
-    """On a grid too coarse for the linear model (the dashboard's busiest corner with 200
-    steps instead of 500) the first Newton steps overshoot; the solve restarts with plain
-    steps and reaches the plain iteration's fixed point instead of diverging."""
+    """Where the linear model is poor (the dashboard's busiest corner, 200 steps, the first-order
+    ``hold="left"`` scheme, whose O(h) skew bias the model does not know) the first Newton
+    steps overshoot; the solve restarts with plain steps and reaches the plain iteration's
+    fixed point instead of diverging."""
     p = ModelParams(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=10.0, x_max=30)
     rho0 = default_rho0(p.x_max, mu0=10.0)
-    plain = solve_mean_field(p, rho0, 200, anderson=20)
-    newton = solve_mean_field(p, rho0, 200, anderson=20, skew_newton=True)
+    plain = solve_mean_field(p, rho0, 200, anderson=20, hold="left")
+    newton = solve_mean_field(p, rho0, 200, anderson=20, skew_newton=True, hold="left")
     assert plain.converged and newton.converged
     assert np.max(newton.residuals[:5]) > 10 * newton.residuals[0]  # it did overshoot
     np.testing.assert_allclose(newton.V, plain.V, atol=1e-9)
     np.testing.assert_allclose(newton.avg_delta_a, plain.avg_delta_a, atol=1e-10)
+
+
+def test_step_average_hold_removes_the_skew_bias_of_the_left_hold():
+    """Both holds converge to one limit as the step shrinks: the left hold at first order
+    (the error halves with the step), the step average with an error at least a hundred times
+    smaller at every step. The limit: Richardson extrapolation of the two finest step-average
+    solves. A busy, steeply penalised crowd that starts long (the dashboard's hard corner,
+    on a shorter session and grid)."""
+    p = ModelParams(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=2.0, x_max=15)
+    rho0 = default_rho0(p.x_max, mu0=5.0)
+    steps = (50, 100, 200, 400)
+    y = {(hold, n): float(solve_mean_field(p, rho0, n, anderson=20, skew_newton=True,
+                                           hold=hold).rho[-1] @ p.x)
+         for hold in ("left", "step") for n in steps}
+    limit = 2 * y["step", 400] - y["step", 200]
+    err = {key: abs(val - limit) for key, val in y.items()}
+    for n in steps[:-1]:
+        assert 1.7 < err["left", n] / err["left", 2 * n] < 2.6  # first order
+    for n in steps:
+        assert err["step", n] < err["left", n] / 100
+    assert err["left", 50] > 1.0  # a visible error: over one unit of inventory at 50 steps
+    with pytest.raises(ValueError, match="hold"):
+        solve_mean_field(p, rho0, 10, hold="mid")
 
 
 def test_skew_costate_model_predicts_the_equilibrium_skew():
@@ -274,7 +307,8 @@ def test_skew_costate_model_predicts_the_equilibrium_skew():
 
     p = TEACHING_PARAMS.replace(x_max=20, gamma=0.3, eta=0.02)
     mf = solve_mean_field(p, default_rho0(p.x_max, mu0=6.0), 200, anderson=20, skew_newton=True)
-    skew = 0.5 * (mf.avg_delta_a - mf.avg_delta_b)
+    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)  # at the grid times
+    skew = 0.5 * (a - b)
     model = _skew_costate(p, mf.t, mf.rho @ p.x)
     assert np.ptp(skew) > 1.0  # a real skew, not a flat zero
     np.testing.assert_allclose(skew, model, atol=1e-3 * np.abs(skew).max())
@@ -370,7 +404,7 @@ def corner(request):
 def test_slider_corner_converges_to_a_fixed_point(corner):
     name, p, rho0, mf = corner
     assert mf.converged and mf.residuals[-1] <= 1e-10
-    b, a = average_quotes(mf.delta_b, mf.delta_a, mf.rho)
+    b, a = held_averages(mf)
     np.testing.assert_allclose(a, mf.avg_delta_a, atol=1e-10)
     np.testing.assert_allclose(b, mf.avg_delta_b, atol=1e-10)
     np.testing.assert_allclose(mf.rho.sum(axis=1), 1.0, atol=1e-12)
