@@ -328,8 +328,9 @@ _S, _X, _CM, _SP, _INV, _ADV, _NB = range(7)
 def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma: no cover
     """One time step of one block, path by path in one pass (compiled; releases the GIL).
 
-    Path ``j`` quotes at depths ``D[:, r]``, which fill with intensity
-    ``par[0] * lam[:, r]``: ``r = j`` with ``per_path`` (one column a path), else
+    Path ``j`` quotes at depths ``D[:, r]``, which fill when the draw is below the
+    threshold ``lam[:, r]`` (the intensity times ``cst = A dt``, times ``2**32`` for
+    ``linear``; the caller multiplies): ``r = j`` with ``per_path`` (one column a path), else
     ``r = X_j - par[5]`` (a table over the inventories present: a built-in
     policy's quotes depend on ``(t, X)`` only). ``D`` holds no NaN (an unquoted
     side is at ``_FAR``, with ``lam = 0``). Fill draws: ``words`` (``linear``: two
@@ -338,7 +339,7 @@ def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma
     (``par[4] > 0``): uniforms ``V``. Updates ``st``; writes the new range of the
     inventory into ``info``.
     """
-    cst, sq, tprob, tsize, xoff = par[0], par[1], par[3], par[4], par[5]
+    sq, tprob, tsize, xoff = par[1], par[3], par[4], par[5]
     nw = int(par[6])
     c = st.shape[1]
     one = np.uint64(1)
@@ -361,8 +362,8 @@ def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma
         else:  # E < lambda dt, E ~ Exp(1)
             ub = np.float64(E[0, j])
             ua = np.float64(E[1, j])
-        fb = ub < cst * lam[0, r]
-        fa = ua < cst * lam[1, r]
+        fb = ub < lam[0, r]
+        fa = ua < lam[1, r]
         gb = np.float64(fb)
         ga = np.float64(fa)
         dx = gb - ga
@@ -512,6 +513,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
             if bounded:
                 lamK[:, 0, xs >= xb] = 0.0
                 lamK[:, 1, xs <= -xb] = 0.0
+            lamK *= cst  # the fill thresholds of _step
             par[5] = lo
             # the draws of each step in the order of the one-step loop below
             if linear and not toxic and binomial:
@@ -591,6 +593,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
             if bounded:  # the side that would take |X| above x_max does not fill
                 np.putmask(lam[0], bound >= xb, 0.0)
                 np.putmask(lam[1], bound <= -xb, 0.0)
+            lam *= cst  # the fill thresholds of _step: fill iff W < cst * lam
             # the random numbers, in a fixed order: fills, mid signs, toxic flow, mid moves
             if linear:
                 words = raw(c + n_bitw)
