@@ -380,12 +380,12 @@ SLIDER_CORNERS = {
     "steep": dict(A=0.2, k=3.0, eta=0.1, gamma=0.5, T=1.0, x_max=30, mu0=10.0),
     # a busy, skewed crowd on a wide grid with a steep running penalty
     "busy": dict(A=5.0, k=3.0, eta=0.1, gamma=0.0, T=1.0, x_max=30, mu0=10.0),
-    # the slowest contraction in the box: busy, steep and long
-    "busy-long": dict(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=10.0, x_max=30, mu0=-10.0),
+    # busy, steep and long, far off centre (the plain iteration's slowest contraction)
+    "busy-long": dict(A=5.0, k=3.0, eta=0.1, gamma=0.5, T=20.0, x_max=30, mu0=-10.0),
     # a crowd at the edge of a small grid, long horizon
-    "edge": dict(A=0.2, k=0.5, eta=0.1, gamma=0.0, T=10.0, x_max=5, mu0=-10.0),
+    "edge": dict(A=0.2, k=0.5, eta=0.1, gamma=0.0, T=20.0, x_max=5, mu0=-10.0),
     # a flat intensity and a steep penalty
-    "flat-steep": dict(A=0.2, k=0.5, eta=0.0, gamma=0.5, T=10.0, x_max=30, mu0=-10.0),
+    "flat-steep": dict(A=0.2, k=0.5, eta=0.0, gamma=0.5, T=20.0, x_max=30, mu0=-10.0),
 }
 
 
