@@ -350,8 +350,8 @@ def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma
             for b in range(min(64, c - 64 * i)):
                 dmid[64 * i + b] = sq * np.float64(2 * np.int64((w >> np.uint64(b)) & one) - 1)
     toxic = tsize > 0.0
-    x_lo = 2**62
-    x_hi = -2**62
+    x_lo = np.inf  # the inventories are whole numbers held as floats
+    x_hi = -np.inf
     for j in range(c):
         xj = st[_X, j]
         r = j if per_path else int(xj - xoff)
@@ -382,11 +382,10 @@ def _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear):  # pragma
         st[_INV, j] += xj * ds
         st[_S, j] = sj + ds
         st[_X, j] = xj
-        xi = int(xj)
-        x_lo = xi if xi < x_lo else x_lo
-        x_hi = xi if xi > x_hi else x_hi
-    info[0] = x_lo
-    info[1] = x_hi
+        x_lo = min(x_lo, xj)
+        x_hi = max(x_hi, xj)
+    info[0] = int(x_lo)
+    info[1] = int(x_hi)
 
 
 @numba.njit(nogil=True, cache=True)
