@@ -652,6 +652,8 @@ def _check_crossed(n, t, a, s, D, col):
     spread = D[0] + D[1]  # < 0: bid above ask
     if spread.min() < 0.0:
         bad = spread < 0.0 if col is None else (spread < 0.0)[col]
+        if not bad.any():  # crossed only at inventories no path holds
+            return
         j = int(np.argmax(bad))
         r = j if col is None else col[j]
         _raise_crossed(n, t, a + j, s[j], D[0, r], D[1, r])

@@ -380,3 +380,15 @@ def test_several_steps_a_call_changes_no_number(market, monkeypatch):
             runs.append(r)
         for name in ("cash", "x", "s_T", "n_bid", "n_ask", "spread_pnl", "inventory_pnl"):
             assert_array_equal(getattr(runs[0], name), getattr(runs[1], name), err_msg=name)
+
+
+def test_crossed_quote_check_looks_only_at_inventories_held():
+    """A table crossed at an inventory no path holds is not an error; one a path holds is,
+    and the message names that path."""
+    from mmlib.simulation import _check_crossed
+
+    D = np.array([[0.5, 0.5, 0.9], [0.5, 0.5, -1.0]])  # crossed at table column 2 only
+    s = np.array([100.0, 100.0])
+    _check_crossed(3, 0.1, 0, s, D, np.array([0, 1]))  # no path at column 2: no error
+    with pytest.raises(ValueError, match="crossed quotes at step 3.*path 11"):
+        _check_crossed(3, 0.1, 10, s, D, np.array([0, 2]))
