@@ -66,7 +66,7 @@ _PRICE_MODELS = {"brownian", "binomial", "jump"}
 _FAR = 1e300  # depth standing for "side not quoted": never fills, contributes exactly 0
 _FILL_MODELS = {"exponential", "linear"}
 _CHUNK = 16384  # paths per block (built-in policies): its working set (~2 MB) stays in L2
-_STEPS_PER_CALL = 8  # time steps per compiled call of a built-in policy's block (tables of 4 steps)
+_STEPS_PER_CALL = 8  # time steps per compiled call of a built-in policy's block
 
 
 # ---------------------------------------------------------------------------
@@ -457,6 +457,47 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
     f32 = np.float32
     empty_u64, empty_f32 = np.empty(0, np.uint64), np.empty((2, 0), f32)
 
+    def thresholds(D, bound, lam=None):
+        """Fill thresholds ``cst * intensity`` at the depths ``D[..., side, :]`` (into ``lam``
+        if given), zero on a side that would take ``|X|`` above ``x_max`` from ``bound``."""
+        if curve is None:  # e^{-k D}: 0 at _FAR
+            lam = np.multiply(D, -k, out=lam)
+            np.exp(lam, out=lam)
+        elif lam is None:
+            lam = curve.rate(D)
+        else:
+            lam[...] = curve.rate(D)
+        if bounded:
+            lam[..., 0, bound >= xb] = 0.0
+            lam[..., 1, bound <= -xb] = 0.0
+        lam *= cst  # fill iff W < cst * lam
+        return lam
+
+    def draw(raw, gen, c, n_bitw, E, V, dmid):
+        """The random numbers of ``len(E)`` steps, each step's in a fixed order: fills (the
+        returned words, one row a step, or ``E[i]``), mid signs (the rows' tails), toxic flow
+        (``V[i]``), mid moves (``dmid[i]``; one shared row for binomial mids, unused here)."""
+        K, n_words = len(E), (c if linear else 0) + n_bitw
+        if linear and binomial and not toxic:  # words only: one call, the same stream
+            return raw(K * n_words).reshape(K, n_words)
+        words = np.empty((K, n_words), np.uint64)
+        for i in range(K):
+            if linear:
+                words[i] = raw(n_words)
+            else:
+                gen.standard_exponential(dtype=f32, out=E[i])
+                if binomial:
+                    words[i] = raw(n_words)
+            if toxic:
+                gen.random(dtype=f32, out=V[i])
+            if not binomial:
+                gen.standard_normal(out=dmid[i])
+                dmid[i] *= sq
+                if jumps:
+                    cnt = gen.poisson(m.jump_rate * dt, c)
+                    dmid[i] += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
+        return words
+
     def run_block(i, bar):
         a = i * C
         b = min(a + C, P)
@@ -479,7 +520,6 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
         E = np.empty((2, c), dtype=f32) if not linear else empty_f32
         V = np.empty((2, c), dtype=f32) if toxic else empty_f32
         dmid = np.empty(c)
-        words = empty_u64
         if L:  # ring buffer of the last L+1 mids; the maker quotes off the oldest
             hist = np.empty((L + 1, c))
             s0 = np.full(c, m.s0)
@@ -506,37 +546,12 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
                 np.fmin(DK, _FAR, out=DK)
                 if (DK[:, 0] + DK[:, 1]).min() < 0.0:  # a crossed quote somewhere: step by step
                     break
-            lamK = np.multiply(DK, -k) if curve is None else curve.rate(DK)
-            if curve is None:
-                np.exp(lamK, out=lamK)
-            if bounded:
-                lamK[:, 0, xs >= xb] = 0.0
-                lamK[:, 1, xs <= -xb] = 0.0
-            lamK *= cst  # the fill thresholds of _step
+            lamK = thresholds(DK, xs)
             par[5] = lo
-            # the draws of each step in the order of the one-step loop below
-            if linear and not toxic and binomial:
-                wK = raw(K * (c + n_bitw)).reshape(K, c + n_bitw)
-            else:
-                wK = np.empty((K, c + n_bitw if linear else n_bitw), np.uint64)
-            EK = np.empty((K, 2, c if not linear else 0), dtype=f32)
+            EK = np.empty((K, 2, 0 if linear else c), dtype=f32)
             VK = np.empty((K, 2, c if toxic else 0), dtype=f32)
-            dK = dmid[None] if binomial else np.empty((K, c))
-            for i in range(K if not (linear and not toxic and binomial) else 0):
-                if linear:
-                    wK[i] = raw(c + n_bitw)
-                else:
-                    gen.standard_exponential(dtype=f32, out=EK[i])
-                    if binomial:
-                        wK[i] = raw(n_bitw)
-                if toxic:
-                    gen.random(dtype=f32, out=VK[i])
-                if not binomial:
-                    gen.standard_normal(out=dK[i])
-                    dK[i] *= sq
-                    if jumps:
-                        cnt = gen.poisson(m.jump_rate * dt, c)
-                        dK[i] += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
+            dK = dmid[None] if binomial else np.empty((K, c))  # binomial: _step fills it
+            wK = draw(raw, gen, c, n_bitw, EK, VK, dK)
             _steps(DK, lamK, wK, EK, dK, VK, st, par, info, linear)
             x_lo, x_hi = int(info[0]), int(info[1])
             n += K
@@ -557,7 +572,6 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
                 if not finite:  # NaN (side not quoted) and +inf: out of reach
                     D = np.fmin(D, _FAR)
                     _check_crossed(n, t, a, s, D, (x - x_lo).astype(np.intp))
-                lam = np.empty_like(D)
                 bound = xs
             else:
                 if L:
@@ -584,30 +598,8 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
                     np.fmin(D, _FAR, out=D)
                     _check_crossed(n, t, a, s, D, None)
                 bound = x
-            if curve is None:  # lam = e^{-k D}: 0 at _FAR
-                np.multiply(D, -k, out=lam)
-                np.exp(lam, out=lam)
-            else:
-                lam[...] = curve.rate(D)
-            if bounded:  # the side that would take |X| above x_max does not fill
-                np.putmask(lam[0], bound >= xb, 0.0)
-                np.putmask(lam[1], bound <= -xb, 0.0)
-            lam *= cst  # the fill thresholds of _step: fill iff W < cst * lam
-            # the random numbers, in a fixed order: fills, mid signs, toxic flow, mid moves
-            if linear:
-                words = raw(c + n_bitw)
-            else:
-                gen.standard_exponential(dtype=f32, out=E)
-                if binomial:
-                    words = raw(n_bitw)
-            if toxic:
-                gen.random(dtype=f32, out=V)
-            if not binomial:
-                gen.standard_normal(out=dmid)
-                dmid *= sq
-                if jumps:
-                    cnt = gen.poisson(m.jump_rate * dt, c)
-                    dmid += np.sqrt(cnt) * m.jump_std * gen.standard_normal(c)
+            lam = thresholds(D, bound, None if tab else lam)
+            words = draw(raw, gen, c, n_bitw, E[None], V[None], dmid[None])[0]
             _step(D, lam, words, E, dmid, V, st, par, info, per_path, linear)
             x_lo, x_hi = int(info[0]), int(info[1])
             if record:
