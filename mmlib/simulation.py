@@ -455,7 +455,7 @@ def _kernel(policy, m, n_paths, x0, cash0, rng, record, workers):
     show = limits.show_progress(None, float(N) * P)
     stop = threading.Event()  # set on Ctrl-C or an error: the other blocks return early
     f32 = np.float32
-    empty_u64, empty_f32 = np.empty(0, np.uint64), np.empty((2, 0), f32)
+    empty_f32 = np.empty((2, 0), f32)
 
     def thresholds(D, bound, lam=None):
         """Fill thresholds ``cst * intensity`` at the depths ``D[..., side, :]`` (into ``lam``
