@@ -61,11 +61,28 @@ def _log_tail(r, m):
 @numba.njit(cache=True)
 def _next_target(r, beta, log_gap, m, log_tol):
     """0 if the m-term partial sum meets the bound, else the next number of terms to try
-    (the smallest sufficient count, at most 2m + 8: a longer sum tightens the bound)."""
-    for j in range(m, 2 * m + 9):
-        if _log_tail(r, j) <= log_tol or _log_tail(beta, j) + log_gap <= log_tol:
-            return 0 if j == m else j
-    return 2 * m + 8
+    (the smallest sufficient count, at most 2m + 8: a longer sum tightens the bound).
+
+    Both bounds fall strictly with the count once it exceeds their rate, so "sufficient" is
+    false and then true: the smallest sufficient count is found by bisection."""
+    if _tail_ok(r, beta, log_gap, m, log_tol):
+        return 0
+    lo, hi = m, 2 * m + 8
+    if not _tail_ok(r, beta, log_gap, hi, log_tol):
+        return hi
+    while hi - lo > 1:  # lo is not sufficient, hi is
+        mid = (lo + hi) // 2
+        if _tail_ok(r, beta, log_gap, mid, log_tol):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@numba.njit(cache=True)
+def _tail_ok(r, beta, log_gap, j, log_tol):
+    """Whether either bound puts the terms left out after ``j`` below the tolerance."""
+    return _log_tail(r, j) <= log_tol or _log_tail(beta, j) + log_gap <= log_tol
 
 
 @numba.njit(cache=True)
@@ -74,6 +91,33 @@ def _lse3(p, q, s):
     if top == -np.inf:
         return -np.inf
     return top + math.log(math.exp(p - top) + math.exp(q - top) + math.exp(s - top))
+
+
+@numba.njit(cache=True)
+def _term(t, t2, dg, lo, up, S, inv, later_first):
+    """The next term ``t2 = B t / m`` (``inv = 1/m``; ``B``: ``lo`` below the diagonal ``dg``,
+    ``up`` above) and ``S += t2``. Each entry adds its products in a fixed order: the
+    diagonal, then the lower neighbour's (``t[x-1]``) and the upper's, or with
+    ``later_first`` the upper's first; the interior loop has no branch, so it vectorises."""
+    n = t.size
+    if n == 1:
+        t2[0] = dg[0] * t[0] * inv
+        S[0] += t2[0]
+        return
+    t2[0] = (dg[0] * t[0] + up * t[1]) * inv
+    S[0] += t2[0]
+    if later_first:
+        for x in range(1, n - 1):
+            v = ((dg[x] * t[x] + up * t[x + 1]) + lo * t[x - 1]) * inv
+            t2[x] = v
+            S[x] += v
+    else:
+        for x in range(1, n - 1):
+            v = ((dg[x] * t[x] + lo * t[x - 1]) + up * t[x + 1]) * inv
+            t2[x] = v
+            S[x] += v
+    t2[n - 1] = (dg[n - 1] * t[n - 1] + lo * t[n - 2]) * inv
+    S[n - 1] += t2[n - 1]
 
 
 @numba.njit(cache=True)
@@ -86,33 +130,23 @@ def _series_lin(lo, dg, up, S, t, t2, m_min, log_tol, transpose):
     n = S.size
     vmax = -np.inf
     beta = 0.0
+    smax = 0.0
     for x in range(n):
         t[x] = S[x]
-        if S[x] > 0:
-            vmax = max(vmax, math.log(S[x]))
+        smax = max(smax, S[x])
         beta = max(beta, dg[x] + (lo if x > 0 else 0.0) + (up if x + 1 < n else 0.0))
+    if smax > 0.0:
+        vmax = math.log(smax)
     m = 0
     target = m_min
     while True:
         while m < target:
             m += 1
-            inv = 1.0 / m
-            for x in range(n):
-                s = dg[x] * t[x]
-                if transpose:
-                    if x + 1 < n:
-                        s += lo * t[x + 1]
-                    if x > 0:
-                        s += up * t[x - 1]
-                else:
-                    if x > 0:
-                        s += lo * t[x - 1]
-                    if x + 1 < n:
-                        s += up * t[x + 1]
-                t2[x] = s * inv
-            for x in range(n):
-                t[x] = t2[x]
-                S[x] += t2[x]
+            if transpose:
+                _term(t, t2, dg, up, lo, S, 1.0 / m, True)
+            else:
+                _term(t, t2, dg, lo, up, S, 1.0 / m, False)
+            t, t2 = t2, t
         if transpose:
             return m
         # two bounds on the left-out terms, relative to each entry (module docstring):
