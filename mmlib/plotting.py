@@ -805,6 +805,26 @@ def _text_box(artist, renderer, h, known):
     return box
 
 
+def _tick_pixels(ax, axis):
+    """Where the major tick marks of ``axis`` fall on the canvas (pixels, to 1e-6): the same
+    after a move (ticks at both ends and the middle of round limits) means the marks are."""
+    locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+    i = 0 if axis is ax.xaxis else 1
+    pts = np.zeros((locs.size, 2))
+    pts[:, i] = locs
+    return tuple(np.round(ax.transData.transform(pts)[:, i], 6).tolist())
+
+
+def _axis_footprint(ax, axis, box, renderer, h, known):
+    """Pixel boxes of all that ``axis`` draws: its tick labels and offset text (``box``), its
+    label, its tick marks and, with grid lines, the frame."""
+    out = [box, _text_box(axis.label, renderer, h, known) if axis.label.get_visible() else None,
+           *_tick_bands(ax, axis, h)]
+    if any(t.gridline.get_visible() for t in axis.get_major_ticks()):
+        out.append(_frame_box(ax, h))
+    return [b for b in out if b is not None]
+
+
 def _texts(ax, fixed_axes):
     """The text-like static artists of ``ax`` that may be left out of a redraw when they lie
     outside the region redrawn: titles, axis labels, offset texts, the legend, and the tick
@@ -856,6 +876,8 @@ def _draw_background(artists, cache):
             cache["axis_boxes"] = {(ax, name): _axis_box(getattr(ax, name + "axis"), renderer, h)
                                    for ax in fig.axes for name in ("x", "y")}
             cache["text_boxes"] = {}
+            cache["tick_pixels"] = {(ax, name): _tick_pixels(ax, getattr(ax, name + "axis"))
+                                    for ax in fig.axes for name in ("x", "y")}
             cache["drawn"] = {ax: _pixel_box(ax.get_tightbbox(renderer), h, grow=_GROW)
                               for ax in fig.axes}
             kind = "full"
@@ -870,8 +892,12 @@ def _draw_background(artists, cache):
             for ax, names in moved.items():
                 for name in names:
                     axis = getattr(ax, name + "axis")
-                    boxes += (_tick_bands(ax, axis, h) if not _interior_moves(ax, axis, still)
-                              else [_frame_box(ax, h)])
+                    ticks_at = _tick_pixels(ax, axis)
+                    if _interior_moves(ax, axis, still):
+                        boxes.append(_frame_box(ax, h))
+                    elif ticks_at != cache["tick_pixels"].get((ax, name)):
+                        boxes += _tick_bands(ax, axis, h)  # the tick marks move
+                    cache["tick_pixels"][ax, name] = ticks_at
                     for tick in axis.get_major_ticks():  # their text boxes move
                         text_boxes.pop(tick.label1, None)
                         text_boxes.pop(tick.label2, None)
@@ -894,6 +920,13 @@ def _draw_background(artists, cache):
                          if name not in moved.get(ax, ())]
                 out = [a for a in _texts(ax, fixed)
                        if not _meets(_text_box(a, renderer, h, text_boxes), boxes)]
+                # an axis that draws nothing inside the boxes is left out whole (its ticks
+                # are most of the time of a panel's redraw)
+                out += [axis for name, axis in (("x", ax.xaxis), ("y", ax.yaxis))
+                        if axis.get_visible() and not any(
+                            _meets(b, boxes) for b in _axis_footprint(
+                                ax, axis, cache["axis_boxes"][ax, name], renderer, h,
+                                text_boxes))]
                 for a in out:
                     a.set_visible(False)
                 hidden += out
