@@ -1,4 +1,5 @@
-"""environment.yml (for conda users) installs from requirements.txt, the one source of pins."""
+"""The environment: environment.yml (for conda users) installs from requirements.txt, the one
+source of pins; importing mmlib stays light."""
 
 from pathlib import Path
 
@@ -16,3 +17,14 @@ def test_environment_yml_pins_python_and_installs_requirements_txt():
     # nothing else is pinned there: the versions live only in requirements.txt
     assert all(line in ("-r requirements.txt", "-e .") for line in pip[0])
     assert (ROOT / "requirements.txt").is_file()
+
+
+def test_importing_mmlib_leaves_scipy_stats_out():
+    # every chapter's kernel, test worker and doctest run imports mmlib; scipy.stats alone costs
+    # 2-4 s on the slow CI machines, so the library takes only the scipy.special it needs
+    import subprocess
+    import sys
+
+    code = "import sys, mmlib; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
