@@ -777,10 +777,15 @@ def _tick_bands(ax, axis, h):
     return out
 
 
+def _grid_on(axis):
+    """Whether ``axis`` draws grid lines (across the frame)."""
+    return any(t.gridline.get_visible() for t in axis.get_major_ticks())
+
+
 def _interior_moves(ax, axis, dynamic):
     """Whether new limits of ``axis`` change what is drawn inside the frame of ``ax`` (other
     than the ``dynamic`` artists): grid lines, or static artists in data coordinates."""
-    if any(t.gridline.get_visible() for t in axis.get_major_ticks()):
+    if _grid_on(axis):
         return True
     static = [*ax.lines, *ax.images, *ax.collections, *ax.patches, *ax.texts]
     return any(a.get_visible() and a not in dynamic for a in static)
@@ -820,7 +825,7 @@ def _axis_footprint(ax, axis, box, renderer, h, known):
     label, its tick marks and, with grid lines, the frame."""
     out = [box, _text_box(axis.label, renderer, h, known) if axis.label.get_visible() else None,
            *_tick_bands(ax, axis, h)]
-    if any(t.gridline.get_visible() for t in axis.get_major_ticks()):
+    if _grid_on(axis):
         out.append(_frame_box(ax, h))
     return [b for b in out if b is not None]
 
