@@ -128,6 +128,16 @@ def test_95_percent_intervals_cover_within_binomial_bound():
     assert lo <= np.sum((k_lo < k) & (k < k_hi)) <= hi
 
 
+def test_interval_half_widths_are_normal_quantiles_of_the_standard_errors():
+    # z from a table of the standard normal: 1.959963984540054 (95%), 3.290526731491926 (99.9%)
+    counts = simulate_fill_counts(DEPTHS, A=30.0, k=1.5, exposure=20.0, n_reps=3, rng=5)
+    fit = fit_intensity(DEPTHS, counts, exposure=20.0)
+    for level, z in ((0.95, 1.959963984540054), (0.999, 3.290526731491926)):
+        (A_lo, A_hi), (k_lo, k_hi) = fit.conf_int(level)
+        np.testing.assert_allclose((k_hi - k_lo) / (2 * fit.se_k), z, rtol=1e-12)
+        np.testing.assert_allclose(np.log(A_hi / A_lo) / (2 * fit.se_log_A), z, rtol=1e-12)
+
+
 def test_standard_error_matches_spread_of_estimates():
     counts = simulate_fill_counts(DEPTHS, A=30.0, k=1.5, exposure=20.0, n_reps=4000, rng=11)
     fit = fit_intensity(DEPTHS, counts, exposure=20.0)

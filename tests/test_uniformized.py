@@ -108,3 +108,23 @@ def test_cut_leaves_out_less_than_an_ulp_per_entry():
     U._series_lin(h * 0.6, dg, h * 0.6, S2, t, t2, m + 30, math.log(U.TOL), True)
     assert S.min() < 1e-40 * S.max()
     np.testing.assert_allclose(S, S2, rtol=4 * U.TOL * m, atol=0)
+
+
+def test_next_term_count_is_the_smallest_sufficient_one():
+    """The bisection of _next_target against a scan of every count from m to 2m + 8: 0 when m
+    terms suffice, else the smallest sufficient count, else 2m + 8."""
+    log_tol = math.log(U.TOL)
+
+    def scan(r, beta, gap, m):
+        for j in range(m, 2 * m + 9):
+            if U._log_tail(r, j) <= log_tol or U._log_tail(beta, j) + gap <= log_tol:
+                return 0 if j == m else j
+        return 2 * m + 8
+
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        r = float(rng.choice([0.0, 10.0 ** rng.uniform(-3, 2.5)]))
+        beta = float(10.0 ** rng.uniform(-3, 2.5))
+        gap = float(rng.uniform(0, 800))
+        m = int(rng.integers(1, max(r, beta) + 60))  # around the rates: every outcome occurs
+        assert U._next_target(r, beta, gap, m, log_tol) == scan(r, beta, gap, m), (r, beta, gap, m)
