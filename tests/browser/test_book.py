@@ -194,6 +194,17 @@ def test_internal_links_and_anchors_resolve(name):
 
 
 @pytest.mark.parametrize("name", PAGES)
+def test_page_names_a_favicon_the_book_ships(name):
+    # without one a browser asks the site's root for /favicon.ico: a 404 in the console
+    soup = BeautifulSoup((HTML / name).read_text(encoding="utf-8"), "html.parser")
+    icons = [link["href"] for link in soup.find_all("link", href=True)
+             if "icon" in link.get("rel", [])]
+    assert icons, f"{name}: no <link rel=icon>"
+    for href in icons:
+        assert (HTML / name).parent.joinpath(unquote(href)).resolve().is_file(), href
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_page_size_at_most_5_mb(name):
     html = HTML / name
     soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
