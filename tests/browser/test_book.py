@@ -197,6 +197,8 @@ def test_internal_links_and_anchors_resolve(name):
 def test_page_names_a_favicon_the_book_ships(name):
     # without one a browser asks the site's root for /favicon.ico: a 404 in the console
     soup = BeautifulSoup((HTML / name).read_text(encoding="utf-8"), "html.parser")
+    if soup.find("meta", attrs={"http-equiv": "Refresh"}) and not soup.find("body"):
+        pytest.skip("a redirect with no page of its own (Jupyter Book's index.html)")
     icons = [link["href"] for link in soup.find_all("link", href=True)
              if "icon" in link.get("rel", [])]
     assert icons, f"{name}: no <link rel=icon>"
