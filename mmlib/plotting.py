@@ -503,6 +503,7 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     t, x = solution.t, solution.x
     for name in DASHBOARD_PANELS:
         _style_axes(axes[name], _TITLES[name])
+    _reserve_right_edge(axes["marginal"])
     images = {}
     for name, Z in _surface_data(solution, rho).items():
         ax = axes[name]
@@ -675,6 +676,30 @@ def plot_fill_fit(ax, depths, counts, exposure, A_hat, k_hat, A_true=None, k_tru
 # The widest tick label an inventory axis can have (integer ticks, |x| <= 30; every digit of
 # the default font is as wide as any other).
 _WIDEST_INVENTORY_TICK = "\N{MINUS SIGN}30"
+
+
+# The widest time tick label (ticks at 0, T/2 and T; T <= 20 in half steps): "19.50" at 19.5.
+_WIDEST_TIME_TICK = "19.50"
+
+
+def _reserve_right_edge(ax, widest=_WIDEST_TIME_TICK):
+    """Keep half the width of ``widest`` (in the x tick labels' font of ``ax``) free at the
+    figure's right edge, where the last time tick label of the right-hand panels is centred.
+
+    :func:`render_dashboard` freezes the layout of its first draw, so a later, wider label
+    there (``"14.50"`` after a first draw at ``T = 10``) would be cut off. Only a constrained
+    layout is changed (its ``rect``); any other figure is left as it is.
+    """
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    fig = ax.get_figure(root=True)
+    engine = fig.get_layout_engine()
+    if not isinstance(engine, ConstrainedLayoutEngine):
+        return
+    font = ax.xaxis.get_major_ticks()[0].label1.get_fontproperties()
+    width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(widest, font, ismath=False)
+    engine.set(rect=(0.0, 0.0, 1.0 - 0.5 * width / 72.0 / fig.get_figwidth(), 1.0))
 
 
 def _pin_ylabel(ax, widest=_WIDEST_INVENTORY_TICK):

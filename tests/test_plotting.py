@@ -239,3 +239,26 @@ def test_dashboard_labels_sit_clear_of_their_tick_labels_at_every_inventory_widt
             ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
             assert ticks and label.x1 <= min(t.x0 for t in ticks), (name, x_max)
             assert {t.get_text() for t in ax.get_yticklabels()} >= {"0", f"{x_max}"}
+
+
+def test_dashboard_tick_labels_stay_inside_the_picture_at_every_horizon():
+    """The live picture's layout is frozen at its first draw (T = 1: end label "1.0"); the
+    widest time label the T slider can bring, "19.50" at T = 19.5, must still fit at the
+    right edge, as must every other tick label."""
+    from mmlib.widgets import Dashboard
+
+    d = Dashboard(n_steps=20, T=1.0)
+    d.png()
+    for T in (19.5, 14.5, 20.0, 7.5):
+        d.update(T=T)
+        d.png()
+        renderer = d.fig.canvas.get_renderer()
+        width, height = d.fig.canvas.get_width_height()
+        for ax in d.fig.axes:
+            for label in ax.get_xticklabels() + ax.get_yticklabels():
+                if label.get_visible() and label.get_text():
+                    box = label.get_window_extent(renderer)
+                    assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, (
+                        T, ax.get_title(), label.get_text())
+        ends = {t.get_text() for t in d.artists.axes["marginal"].get_xticklabels()}
+        assert any(e.startswith(f"{T:g}") for e in ends), (T, ends)
