@@ -28,6 +28,7 @@ Chapter: *HJB* (``book/hjb.md``); the propagation kernel lives in
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,7 +220,8 @@ def _check_stable(params, n_steps, rate, factor, method):
             "far inside the mid near T), so no step meets the monotonicity bound; use "
             "method='exact'"
         )
-    limit = factor / rate if rate > 0 else np.inf
+    with np.errstate(over="ignore"):  # a subnormal rate (A ~ 1e-310): no bound, limit inf
+        limit = factor / rate if rate > 0 else np.inf
     if h > limit * (1 + 1e-12):
         need = int(np.ceil(params.T / limit))
         raise ValueError(
@@ -308,6 +310,16 @@ def min_stable_steps(params, method="explicit", delta_bounds=None):
         "mmlib.limits.MAX_BYTES) meets the monotonicity bound (the "
         "optimal fill rates near T are too large); use method='exact'"
     )
+
+
+def _check_representable(params, finite_V):
+    """Raise unless 1/k (the quotes' constant) and V (``finite_V``) are finite floats."""
+    if not finite_V or not math.isfinite(1.0 / params.k):
+        raise ValueError(
+            f"the value function is not representable in floating point for k={params.k:.3g} "
+            "(V = log(w) / k and the quotes 1/k - dV overflow); rescale the price unit so "
+            "that k is of order one"
+        )
 
 
 def _step_schemes(params, n_steps, method, delta_bounds):
@@ -417,6 +429,7 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     check_choice("method", method, {"exact", "explicit", "rk4"})
     delta_bounds = _check_bounds(delta_bounds)
     _check_size(params, n_steps)
+    _check_representable(params, True)
     if method == "exact":
         if delta_bounds is not None:
             raise ValueError(
@@ -424,16 +437,12 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
                 "the change of variable w = exp(kV) no longer linearises the HJB"
             )
         lw, _, _ = solve_logw(params, n_steps, params.A, params.A)
-        V = lw / params.k
+        with np.errstate(over="ignore"):  # checked just below
+            V = lw / params.k
     else:
         V = _step_schemes(params, n_steps, method, delta_bounds)
     V[-1] = -params.gamma * params.x**2
-    if not np.all(np.isfinite(V)) or not np.isfinite(1.0 / params.k):
-        raise ValueError(
-            f"the value function is not representable in floating point for k={params.k:.3g} "
-            "(V = log(w) / k and the quotes 1/k - dV overflow); rescale the price unit so "
-            "that k is of order one"
-        )
+    _check_representable(params, np.all(np.isfinite(V)))
     db, da = optimal_quotes(V, params.k, delta_bounds)
     ones = np.full(n_steps + 1, params.A)
     return HJBSolution(

@@ -252,3 +252,12 @@ def test_bad_arguments_raise(moderate, kwargs, match):
 def test_params_must_be_modelparams():
     with pytest.raises(ValueError, match="params"):
         solve_hjb(dict(A=1), 10)
+
+
+@pytest.mark.parametrize("method", ["exact", "explicit", "rk4"])
+def test_subnormal_k_is_refused_before_any_arithmetic(method):
+    # 1/k overflows: every scheme refuses up front (found by the hypothesis test above once
+    # RuntimeWarnings became errors: the explicit scheme had formed inf * 0 in its Hamiltonian)
+    p = ModelParams(A=1.0, k=2.225073858507203e-309, eta=0.0, gamma=0.0, T=1.0, x_max=1)
+    with pytest.raises(ValueError, match="rescale the price unit"):
+        solve_hjb(p, 1, method=method)

@@ -233,6 +233,7 @@ ENTRY_POINTS = ["solve_hjb", "solve_glft", "solve_mean_field", "evolve_populatio
                 "simulate_queue"]
 
 
+@pytest.mark.filterwarnings("ignore::mmlib.MeanFieldConvergenceWarning")  # max_iter=5 on purpose
 @pytest.mark.parametrize("name", ENTRY_POINTS)
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -256,6 +257,7 @@ def test_model_params_x_max_boundary():
         solve_glft(AS, 501, 10)
 
 
+@pytest.mark.filterwarnings("ignore::mmlib.MeanFieldConvergenceWarning")  # max_iter=2 on purpose
 def test_steps_boundary_everywhere(monkeypatch):
     monkeypatch.setattr(limits, "MAX_STEPS", 50)
     solve_hjb(SMALL, 50)
