@@ -330,6 +330,10 @@ class DashboardWidget:
         What the notebook shows (``display(widget)`` shows it).
     sliders : dict of str to ipywidgets slider
     image : ipywidgets.Image
+    frame : ipywidgets.VBox
+        The box around ``image`` that is dimmed (class ``mmlib-busy``) while a move is
+        pending. The class sits on the box, not on the image: any change to an Image
+        widget, its classes included, makes the browser decode its PNG again.
     status : ipywidgets.HTML
     n_renders : int
         Pictures sent so far (the first one included).
@@ -369,7 +373,8 @@ class DashboardWidget:
             slider.observe(self._on_change(key), names="value")
         grid = w.GridBox(list(self.sliders.values()), layout=_grid_layout())
         grid.add_class("mmlib-dashboard-sliders")
-        self.box = w.VBox([w.HTML(_STYLE), grid, self.status, self.image])
+        self.frame = w.VBox([self.image], layout=w.Layout(width="100%", overflow="visible"))
+        self.box = w.VBox([w.HTML(_STYLE), grid, self.status, self.frame])
 
     @property
     def wait(self):
@@ -394,9 +399,9 @@ class DashboardWidget:
         self.status.value = _STATUS_BUSY if busy else (
             self.status.value if self.last.get("kind") == "error" else _STATUS_IDLE)
         if busy:
-            self.image.add_class("mmlib-busy")
+            self.frame.add_class("mmlib-busy")
         else:
-            self.image.remove_class("mmlib-busy")
+            self.frame.remove_class("mmlib-busy")
 
     def _work(self, changes, t_last):
         t0, c0 = time.perf_counter(), time.thread_time()
