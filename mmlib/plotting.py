@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.colors import to_rgba
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ._validation import check_int, check_real
 from .metrics import derisk_probability, session_metrics
@@ -337,6 +338,13 @@ class DashboardArtists:
         The de-risk panel's label of the threshold.
     render_cache : dict
         Private state of :func:`render_dashboard` (the cached background).
+    layout_engine : matplotlib.layout_engine.LayoutEngine or None
+        The figure's layout engine, kept when :func:`render_dashboard` freezes the layout;
+        it lays the figure out again with it when a tick label would no longer fit.
+        Clearing ``render_cache`` keeps it.
+    widest_labels : dict of Axis to str
+        For each axis whose tick labels change width with the sliders, the widest label
+        the layout leaves room for (at least the widest seen so far).
     """
 
     axes: dict
@@ -344,6 +352,8 @@ class DashboardArtists:
     lines: dict
     eps_text: object
     render_cache: dict = field(default_factory=dict, repr=False)
+    layout_engine: object = field(default=None, repr=False)
+    widest_labels: dict = field(default_factory=dict, repr=False)
 
     @property
     def figure(self):
@@ -505,6 +515,8 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
         _style_axes(axes[name], _TITLES[name])
     _reserve_right_edge(axes["marginal"])
     images = {}
+    widest = {axes[name].yaxis: _WIDEST_VALUE_TICK for name in ("spreads", "variance",
+                                                                 "marginal")}
     for name, Z in _surface_data(solution, rho).items():
         ax = axes[name]
         im = ax.imshow(np.asarray(Z).T, origin="lower", aspect="auto",
@@ -514,6 +526,8 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
         cb = ax.get_figure(root=True).colorbar(im, ax=ax, pad=0.02, fraction=0.08)
         cb.ax.tick_params(labelsize=8, pad=1)
         cb.locator = _colorbar_locator()
+        widest[ax.yaxis] = _WIDEST_INVENTORY_TICK
+        widest[cb.ax.yaxis] = _WIDEST_VALUE_TICK
         ax.set_ylabel("$x$", fontsize=8, labelpad=1)
         _pin_ylabel(ax)
         ax.grid(False)
@@ -538,7 +552,8 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
                                    va="top", fontsize=8)
     eps_text.set_text(rf"$\varepsilon = {eps:g}$")
     axes["derisk"].set_ylim(0.0, 1.0)
-    artists = DashboardArtists(axes=dict(axes), images=images, lines=lines, eps_text=eps_text)
+    artists = DashboardArtists(axes=dict(axes), images=images, lines=lines, eps_text=eps_text,
+                               widest_labels=widest)
     _rescale_all(artists, t)
     return artists
 
@@ -680,6 +695,9 @@ _WIDEST_INVENTORY_TICK = "\N{MINUS SIGN}30"
 
 # The widest time tick label (ticks at 0, T/2 and T; T <= 20 in half steps): "19.50" at 19.5.
 _WIDEST_TIME_TICK = "19.50"
+#: Room the first layout leaves for the labels of a colour bar or a session metric (the
+#: widest over the slider box's corners are six characters: "-100.0", "-10.00", "-0.500").
+_WIDEST_VALUE_TICK = "\N{MINUS SIGN}100.0"
 
 
 def _reserve_right_edge(ax, widest=_WIDEST_TIME_TICK):
@@ -749,6 +767,46 @@ def _pixel_box(bb, h, grow=0.0):
 def _meets(box, boxes):
     return any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                for b in boxes)
+
+
+def _lay_out(artists):
+    """Run the layout engine with every axis of ``artists.widest_labels`` labelled by the
+    widest of its recorded label and its labels now (which becomes the recorded one), so
+    the frozen layout has room for labels that wide at every tick."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig = artists.figure
+    renderer = fig.canvas.get_renderer()
+    saved = []
+    try:
+        for axis, recorded in artists.widest_labels.items():
+            ticks = axis.get_major_ticks()
+            if not ticks:
+                continue
+            font = ticks[0].label1.get_fontproperties()
+            now = axis.major.formatter.format_ticks(axis.get_majorticklocs())
+            widest = max([recorded, *now], key=lambda text: renderer.get_text_width_height_descent(
+                text, font, ismath=False)[0])
+            artists.widest_labels[axis] = widest
+            saved.append((axis, axis.major.formatter))
+            axis.major.formatter = FuncFormatter(lambda v, pos, text=widest: text)
+        artists.layout_engine.execute(fig)
+    finally:
+        for axis, formatter in saved:
+            axis.major.formatter = formatter
+
+
+def _crowded(new_boxes, tight, w, h):
+    """Whether any new tick-label box (``{(ax, name): box}``) leaves the ``w`` x ``h`` picture
+    or meets another axes' box in ``tight`` (as the last layout left them)."""
+    for (ax, _), b in new_boxes.items():
+        if b is None:
+            continue
+        if b[0] < 0 or b[1] < 0 or b[2] > w or b[3] > h:
+            return True
+        if _meets(b, [box for other, box in tight.items() if other is not ax]):
+            return True
+    return False
 
 
 def _axis_box(axis, renderer, h):
@@ -882,6 +940,7 @@ def _draw_background(artists, cache):
     canvas = fig.canvas
     dynamic = [a for _, a in artists.dynamic() if a.get_visible()]
     size = tuple(fig.bbox.bounds)
+    relayout = False
     full = (cache.get("size") != size or "background" not in cache
             or set(fig.axes) != set(cache["limits"]))
     if not full:
@@ -891,15 +950,27 @@ def _draw_background(artists, cache):
         if not moved:
             canvas.restore_region(cache["background"])
             return "cached"
+        renderer = canvas.get_renderer()
+        w, h = canvas.get_width_height(physical=True)
+        new_boxes = {(ax, name): _axis_box(getattr(ax, name + "axis"), renderer, h)
+                     for ax, names in moved.items() for name in names}
+        if artists.layout_engine is not None and _crowded(new_boxes, cache["tight"], w, h):
+            # tick labels wider than the frozen layout left room for would leave the picture
+            # or run into another panel: lay the figure out again, and freeze that
+            full = relayout = True
     hidden = []
     for a in dynamic:
         a.set_visible(False)
     try:
         if full:
+            engine = fig.get_layout_engine()
+            if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+                artists.layout_engine = engine  # to lay the figure out again (above)
+                fig.set_layout_engine("none")  # positions stay where _lay_out puts them
+                relayout = True
+            if relayout:
+                _lay_out(artists)
             canvas.draw()
-            if fig.get_layout_engine() is not None and not cache.get("frozen"):
-                fig.set_layout_engine("none")  # positions stay where the first draw put them
-                cache["frozen"] = True
             renderer = canvas.get_renderer()
             _freeze_labels(fig, renderer)
             h = canvas.get_width_height(physical=True)[1]
@@ -908,14 +979,13 @@ def _draw_background(artists, cache):
             cache["text_boxes"] = {}
             cache["tick_pixels"] = {(ax, name): _tick_pixels(ax, getattr(ax, name + "axis"))
                                     for ax in fig.axes for name in ("x", "y")}
+            cache["tight"] = {ax: _pixel_box(ax.get_tightbbox(renderer), h) for ax in fig.axes}
             cache["drawn"] = {ax: _pixel_box(ax.get_tightbbox(renderer), h, grow=_GROW)
                               for ax in fig.axes}
             kind = "full"
         else:
             canvas.restore_region(cache["background"])
-            renderer = canvas.get_renderer()
             buf = np.asarray(canvas.buffer_rgba())
-            h, w = buf.shape[:2]
             text_boxes = cache["text_boxes"]
             boxes = []
             still = {a for _, a in artists.dynamic()}
@@ -931,7 +1001,7 @@ def _draw_background(artists, cache):
                     for tick in axis.get_major_ticks():  # their text boxes move
                         text_boxes.pop(tick.label1, None)
                         text_boxes.pop(tick.label2, None)
-                    new = _axis_box(axis, renderer, h)
+                    new = new_boxes[ax, name]
                     boxes += [b for b in (cache["axis_boxes"][ax, name], new) if b is not None]
                     cache["axis_boxes"][ax, name] = new
             boxes = [(max(0, x0), max(0, y0), min(w, x1), min(h, y1)) for x0, y0, x1, y1 in boxes]
@@ -982,8 +1052,11 @@ def _draw_background(artists, cache):
 def render_dashboard(artists, *, compress_level=1):
     """The dashboard as PNG bytes, redrawing only the parts whose axes changed.
 
-    The first call draws the whole figure, then freezes its layout and the places of
-    its axis labels (later draws skip both searches). The static layer (axes, ticks,
+    The first call lays the figure out with room for the widest tick labels the sliders
+    bring (``artists.widest_labels``), draws the whole figure, then freezes its layout and
+    the places of its axis labels (later draws skip both searches). A move whose tick labels
+    would still leave the picture or run into another panel lays it out again (the room
+    kept then grows to the widest label seen) and draws it whole. The static layer (axes, ticks,
     labels, colour bars, titles, legend) is cached without the data. A later call
     pastes the cache back; for each axis whose limits moved it clears the boxes its
     tick labels took before and take now and the band of its tick marks (the whole
