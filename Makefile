@@ -213,7 +213,7 @@ screenshot: chromium $(BOOK_STAMP)
 	@echo "screenshot: docs/dashboard.png (review, then commit it)"
 
 # Performance figures live here, never in timed test assertions.
-bench: kernel-check
+bench: chromium kernel-check  # chromium: bench_lab.py times the dashboard in JupyterLab
 	@for f in benchmarks/bench_*.py; do echo "=== $$f"; $(BIN)/python $$f; done
 
 # The failure-regimes chapter's sweeps at three sizes (tools/run_sweeps.py); prints wall time and
