@@ -513,10 +513,11 @@ def draw_dashboard(axes, solution, rho, eps=0.5):
     t, x = solution.t, solution.x
     for name in DASHBOARD_PANELS:
         _style_axes(axes[name], _TITLES[name])
-    _reserve_right_edge(axes["marginal"])
     images = {}
-    widest = {axes[name].yaxis: _WIDEST_VALUE_TICK for name in ("spreads", "variance",
-                                                                 "marginal")}
+    # room the layout leaves for the widest label of each axis (see render_dashboard)
+    widest = {axes[name].xaxis: _WIDEST_TIME_TICK for name in DASHBOARD_PANELS}
+    widest.update({axes[name].yaxis: _WIDEST_VALUE_TICK for name in ("spreads", "variance",
+                                                                      "marginal")})
     for name, Z in _surface_data(solution, rho).items():
         ax = axes[name]
         im = ax.imshow(np.asarray(Z).T, origin="lower", aspect="auto",
@@ -698,26 +699,6 @@ _WIDEST_TIME_TICK = "19.50"
 #: Room the first layout leaves for the labels of a colour bar or a session metric (the
 #: widest over the slider box's corners are six characters: "-100.0", "-10.00", "-0.500").
 _WIDEST_VALUE_TICK = "\N{MINUS SIGN}100.0"
-
-
-def _reserve_right_edge(ax, widest=_WIDEST_TIME_TICK):
-    """Keep half the width of ``widest`` (in the x tick labels' font of ``ax``) free at the
-    figure's right edge, where the last time tick label of the right-hand panels is centred.
-
-    :func:`render_dashboard` freezes the layout of its first draw, so a later, wider label
-    there (``"14.50"`` after a first draw at ``T = 10``) would be cut off. Only a constrained
-    layout is changed (its ``rect``); any other figure is left as it is.
-    """
-    from matplotlib.backends.backend_agg import RendererAgg
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-    fig = ax.get_figure(root=True)
-    engine = fig.get_layout_engine()
-    if not isinstance(engine, ConstrainedLayoutEngine):
-        return
-    font = ax.xaxis.get_major_ticks()[0].label1.get_fontproperties()
-    width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(widest, font, ismath=False)
-    engine.set(rect=(0.0, 0.0, 1.0 - 0.5 * width / 72.0 / fig.get_figwidth(), 1.0))
 
 
 def _pin_ylabel(ax, widest=_WIDEST_INVENTORY_TICK):
