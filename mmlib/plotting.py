@@ -342,9 +342,10 @@ class DashboardArtists:
         The figure's layout engine, kept when :func:`render_dashboard` freezes the layout;
         it lays the figure out again with it when a tick label would no longer fit.
         Clearing ``render_cache`` keeps it.
-    widest_labels : dict of Axis to str
-        For each axis whose tick labels change width with the sliders, the widest label
-        the layout leaves room for (at least the widest seen so far).
+    widest_labels : dict
+        For each axis (a matplotlib ``Axis``, the key) whose tick labels change width with
+        the sliders, the widest label the layout leaves room for (a string; at least the
+        widest seen so far).
     """
 
     axes: dict
