@@ -60,6 +60,7 @@ import yaml
 from papermill.parameterize import parameterize_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_ipc  # noqa: E402  (tools/kernel_ipc.py)
 import kernel_wakeup  # noqa: E402  (tools/kernel_wakeup.py)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -471,6 +472,7 @@ def book_times(log: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     kernel_wakeup.install()  # papermill's notebook client never sleeps through a reply
+    kernel_ipc.install()  # and its kernels take no TCP ports (papermill's, nbval's)
     if argv[:1] == ["_execute"]:  # internal: one chapter in a child process
         stem, source, params = argv[1:4]
         return _execute_one(stem, source, json.loads(params))

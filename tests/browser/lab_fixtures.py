@@ -67,8 +67,11 @@ class LabServer:
         return env
 
     def start(self, timeout: float = 120.0) -> "LabServer":
+        # kernels on Unix sockets in the server's runtime folder (tools/kernel_ipc.py: TCP ports
+        # picked for a kernel can be taken by another process before the kernel binds them)
         extra = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={self.port} "
-                 f"--ServerApp.port_retries=0 --IdentityProvider.token={self.token}")
+                 f"--ServerApp.port_retries=0 --IdentityProvider.token={self.token} "
+                 "--KernelManager.transport=ipc")
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(["make", "-s", "lab", f"LAB_EXTRA={extra}"],
                                          cwd=self.root, env=self.env(), stdout=log,
