@@ -312,9 +312,9 @@ def min_stable_steps(params, method="explicit", delta_bounds=None):
     )
 
 
-def _check_representable(params, finite_V):
-    """Raise unless 1/k (the quotes' constant) and V (``finite_V``) are finite floats."""
-    if not finite_V or not math.isfinite(1.0 / params.k):
+def _check_representable(params, V=None):
+    """Raise unless 1/k (the quotes' constant) and, if given, every entry of V are finite."""
+    if not math.isfinite(1.0 / params.k) or (V is not None and not np.all(np.isfinite(V))):
         raise ValueError(
             f"the value function is not representable in floating point for k={params.k:.3g} "
             "(V = log(w) / k and the quotes 1/k - dV overflow); rescale the price unit so "
@@ -429,7 +429,7 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     check_choice("method", method, {"exact", "explicit", "rk4"})
     delta_bounds = _check_bounds(delta_bounds)
     _check_size(params, n_steps)
-    _check_representable(params, True)
+    _check_representable(params)  # before any arithmetic with 1/k
     if method == "exact":
         if delta_bounds is not None:
             raise ValueError(
@@ -442,7 +442,7 @@ def solve_hjb(params, n_steps, method="exact", delta_bounds=None):
     else:
         V = _step_schemes(params, n_steps, method, delta_bounds)
     V[-1] = -params.gamma * params.x**2
-    _check_representable(params, np.all(np.isfinite(V)))
+    _check_representable(params, V)
     db, da = optimal_quotes(V, params.k, delta_bounds)
     ones = np.full(n_steps + 1, params.A)
     return HJBSolution(

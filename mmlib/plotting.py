@@ -702,6 +702,13 @@ _WIDEST_TIME_TICK = "19.50"
 _WIDEST_VALUE_TICK = "\N{MINUS SIGN}100.0"
 
 
+def _text_points(text, font):
+    """Width of ``text`` in ``font`` (a FontProperties), in points (Agg at 72 dpi)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(1, 1, 72).get_text_width_height_descent(text, font, ismath=False)[0]
+
+
 def _pin_ylabel(ax, widest=_WIDEST_INVENTORY_TICK):
     """Put the y label of ``ax`` where matplotlib would for tick labels as wide as ``widest``.
 
@@ -709,13 +716,11 @@ def _pin_ylabel(ax, widest=_WIDEST_INVENTORY_TICK):
     ``widest`` in the tick labels' font), so the label neither moves nor runs into a wider
     tick label when ``x_max`` changes.
     """
-    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.transforms import ScaledTranslation
 
     tick = ax.yaxis.get_major_ticks()[0]
-    width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(
-        widest, tick.label1.get_fontproperties(), ismath=False)  # at 72 dpi: points
-    off = width + tick.get_tick_padding() + tick.get_pad() + ax.yaxis.labelpad
+    off = (_text_points(widest, tick.label1.get_fontproperties()) + tick.get_tick_padding()
+           + tick.get_pad() + ax.yaxis.labelpad)
     fig = ax.get_figure(root=True)
     ax.yaxis.set_label_coords(0.0, 0.5, transform=ax.transAxes
                               + ScaledTranslation(-off / 72.0, 0.0, fig.dpi_scale_trans))
@@ -758,7 +763,6 @@ def _lay_out(artists):
     from matplotlib.ticker import FuncFormatter
 
     fig = artists.figure
-    renderer = fig.canvas.get_renderer()
     saved = []
     try:
         for axis, recorded in artists.widest_labels.items():
@@ -767,8 +771,7 @@ def _lay_out(artists):
                 continue
             font = ticks[0].label1.get_fontproperties()
             now = axis.major.formatter.format_ticks(axis.get_majorticklocs())
-            widest = max([recorded, *now], key=lambda text: renderer.get_text_width_height_descent(
-                text, font, ismath=False)[0])
+            widest = max([recorded, *now], key=lambda text: _text_points(text, font))
             artists.widest_labels[axis] = widest
             saved.append((axis, axis.major.formatter))
             axis.major.formatter = FuncFormatter(lambda v, pos, text=widest: text)
@@ -961,9 +964,9 @@ def _draw_background(artists, cache):
             cache["text_boxes"] = {}
             cache["tick_pixels"] = {(ax, name): _tick_pixels(ax, getattr(ax, name + "axis"))
                                     for ax in fig.axes for name in ("x", "y")}
-            cache["tight"] = {ax: _pixel_box(ax.get_tightbbox(renderer), h) for ax in fig.axes}
-            cache["drawn"] = {ax: _pixel_box(ax.get_tightbbox(renderer), h, grow=_GROW)
-                              for ax in fig.axes}
+            tight = {ax: ax.get_tightbbox(renderer) for ax in fig.axes}
+            cache["tight"] = {ax: _pixel_box(bb, h) for ax, bb in tight.items()}
+            cache["drawn"] = {ax: _pixel_box(bb, h, grow=_GROW) for ax, bb in tight.items()}
             kind = "full"
         else:
             canvas.restore_region(cache["background"])
