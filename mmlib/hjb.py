@@ -313,12 +313,18 @@ def min_stable_steps(params, method="explicit", delta_bounds=None):
 
 
 def _check_representable(params, V=None):
-    """Raise unless 1/k (the quotes' constant) and, if given, every entry of V are finite."""
-    if not math.isfinite(1.0 / params.k) or (V is not None and not np.all(np.isfinite(V))):
+    """Raise unless the scale of the HJB's terms is finite, and, if given, every entry of V.
+
+    The Hamiltonian is of order ``A / k`` per side (each fill earns ``1/k`` over the
+    reservation price), an rk4 step adds six of them, and V moves by up to ``T`` times that:
+    ``16 max(A, 1) max(T, 1) / k`` must be finite, which also covers ``1/k``."""
+    scale = (16.0 / params.k) * max(params.A, 1.0) * max(params.T, 1.0)
+    if not math.isfinite(scale) or (V is not None and not np.all(np.isfinite(V))):
         raise ValueError(
             f"the value function is not representable in floating point for k={params.k:.3g} "
-            "(V = log(w) / k and the quotes 1/k - dV overflow); rescale the price unit so "
-            "that k is of order one"
+            f"with A={params.A:.3g} and T={params.T:.3g} (V = log(w) / k, the quotes 1/k - dV "
+            "and the Hamiltonian A / k overflow); rescale the price unit so that k is of "
+            "order one"
         )
 
 

@@ -261,3 +261,12 @@ def test_subnormal_k_is_refused_before_any_arithmetic(method):
     p = ModelParams(A=1.0, k=2.225073858507203e-309, eta=0.0, gamma=0.0, T=1.0, x_max=1)
     with pytest.raises(ValueError, match="rescale the price unit"):
         solve_hjb(p, 1, method=method)
+
+
+@pytest.mark.parametrize("method", ["exact", "explicit", "rk4"])
+def test_smallest_normal_k_is_refused_when_the_hamiltonian_overflows(method):
+    # 1/k is finite (4.5e307) but a fill's edge times its rate, A/(e k), is not: found by the
+    # hypothesis test above (the explicit Hamiltonian overflowed in la * (da + dva))
+    p = ModelParams(A=11.0, k=2.2250738585072014e-308, eta=0.0, gamma=0.0, T=0.0625, x_max=1)
+    with pytest.raises(ValueError, match="rescale the price unit"):
+        solve_hjb(p, 1, method=method)
