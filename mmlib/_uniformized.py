@@ -11,12 +11,24 @@ a sum of non-negative vectors, so every entry of :math:`w_n` keeps its relative 
 (no cancellation) however many e-folds :math:`w` spans. No propagator matrix is formed: a
 step costs a few tridiagonal products.
 
-**Where to cut the series (a bound, not a heuristic).** Let :math:`S` be any partial sum
-(so :math:`S \ge w_{n+1}` entrywise) and :math:`\hat r = \max_x (B_nS)_x / S_x`. Then
-:math:`B_n^j w_{n+1} \le B_n^j S \le \hat r^{\,j} S` entrywise, and the terms left out
-after :math:`m` are at most :math:`S_x \sum_{j>m} \hat r^{\,j}/j!` at every entry
-:math:`x`. The sweep adds terms until that tail is below ``TOL`` (about one ulp). Since
-:math:`a_n w(x-1)/w(x)` is the optimal ask's fill rate, :math:`\hat r` is about
+**Where to cut the series (a bound, not a heuristic).** Write :math:`\tau_j = B_n^j
+w_{n+1}/j!` for the terms, all positive. For any positive vector :math:`v`, :math:`Bv \le
+\rho v` with :math:`\rho = \max_x (Bv)_x/v_x` gives :math:`B^i v \le \rho^i v`, because
+:math:`B` has no negative entry. Two such bounds cut the series:
+
+* *The ratio bound* (used first). With :math:`v = \tau_{m-1}`, :math:`\rho = m\,q` where
+  :math:`q = \max_x \tau_{m,x}/\tau_{m-1,x}` is the largest ratio of the last two terms, and
+  :math:`B\tau_m \le \rho\,\tau_m` too. So every left-out term is
+  :math:`\tau_{m+i} \le \tau_m\,p^{\,i}` with :math:`p = \rho/(m+1)`, and when :math:`p < 1`
+  the left-out sum is at most :math:`\tau_m\,p/(1-p)`. The sweep stops when that is at most
+  ``TOL`` (about one ulp) times the partial sum :math:`S` at every entry. It costs one pass
+  over two terms already at hand, and it knows that the sum has grown: each entry's bound
+  is relative to its own partial sum.
+* *The Poisson bound* (while the terms still grow, :math:`p \ge 1`). With :math:`v = S`,
+  :math:`\hat r = \max_x (B_nS)_x / S_x`, the terms left out after :math:`m` are at most
+  :math:`S_x \sum_{j>m} \hat r^{\,j}/j!`; it chooses how many terms to add next.
+
+Since :math:`a_n w(x-1)/w(x)` is the optimal ask's fill rate, :math:`\rho` is about
 :math:`h` times the largest number of fills per unit time plus :math:`ch`: the series is
 short where quotes are calm and long only where a steep terminal penalty makes makers
 dump inventory within a step.
@@ -96,43 +108,39 @@ def _lse3(p, q, s):
 @numba.njit(cache=True)
 def _term(t, t2, dg, lo, up, S, inv, later_first):
     """The next term ``t2 = B t / m`` (``inv = 1/m``; ``B``: ``lo`` below the diagonal ``dg``,
-    ``up`` above) and ``S += t2``. Each entry adds its products in a fixed order: the
-    diagonal, then the lower neighbour's (``t[x-1]``) and the upper's, or with
-    ``later_first`` the upper's first; the interior loop has no branch, so it vectorises."""
-    n = t.size
-    if n == 1:
-        t2[0] = dg[0] * t[0] * inv
-        S[0] += t2[0]
-        return
-    t2[0] = (dg[0] * t[0] + up * t[1]) * inv
-    S[0] += t2[0]
+    ``up`` above) and ``S += t2``. ``t`` and ``t2`` are padded: entry ``x`` at index ``x + 1``,
+    with zeros at both ends, so the loop has no boundary case and vectorises. Each entry adds
+    its products in a fixed order: the diagonal, then the lower neighbour's and the upper's,
+    or with ``later_first`` the upper's first."""
+    n = dg.size
     if later_first:
-        for x in range(1, n - 1):
-            v = ((dg[x] * t[x] + up * t[x + 1]) + lo * t[x - 1]) * inv
-            t2[x] = v
+        for x in range(n):
+            v = ((dg[x] * t[x + 1] + up * t[x + 2]) + lo * t[x]) * inv
+            t2[x + 1] = v
             S[x] += v
     else:
-        for x in range(1, n - 1):
-            v = ((dg[x] * t[x] + lo * t[x - 1]) + up * t[x + 1]) * inv
-            t2[x] = v
+        for x in range(n):
+            v = ((dg[x] * t[x + 1] + lo * t[x]) + up * t[x + 2]) * inv
+            t2[x + 1] = v
             S[x] += v
-    t2[n - 1] = (dg[n - 1] * t[n - 1] + lo * t[n - 2]) * inv
-    S[n - 1] += t2[n - 1]
 
 
 @numba.njit(cache=True)
 def _series_lin(lo, dg, up, S, t, t2, m_min, log_tol, transpose):
     """S <- sum_m B^m S / m! in place (B: lo * S_-, diag dg, up * S_+; or its transpose).
 
-    Without ``transpose`` the cut is the a-posteriori bound of the module docstring, at
-    least ``m_min`` terms; with it, exactly ``m_min`` terms. Returns the number of terms.
+    ``t`` and ``t2`` are work buffers of ``S.size + 2`` entries. Without ``transpose`` the cut
+    is the a-posteriori bound of the module docstring, at least ``m_min`` terms; with it,
+    exactly ``m_min`` terms. Returns the number of terms.
     """
     n = S.size
+    tol = math.exp(log_tol)
     vmax = -np.inf
     beta = 0.0
     smax = 0.0
+    t[0] = t[n + 1] = t2[0] = t2[n + 1] = 0.0
     for x in range(n):
-        t[x] = S[x]
+        t[x + 1] = S[x]
         smax = max(smax, S[x])
         beta = max(beta, dg[x] + (lo if x > 0 else 0.0) + (up if x + 1 < n else 0.0))
     if smax > 0.0:
@@ -149,7 +157,24 @@ def _series_lin(lo, dg, up, S, t, t2, m_min, log_tol, transpose):
             t, t2 = t2, t
         if transpose:
             return m
-        # two bounds on the left-out terms, relative to each entry (module docstring):
+        # the ratio bound (module docstring): t holds the last term, t2 the one before
+        q = 0.0
+        e = 0.0
+        for x in range(1, n + 1):
+            if t2[x] > 0.0:
+                q = max(q, t[x] / t2[x])
+            else:
+                q = np.inf
+            e = max(e, t[x] / S[x - 1])
+        p = m * q / (m + 1.0)
+        if p < 1.0:
+            if e * p <= tol * (1.0 - p):
+                return m
+            # i more terms shrink the bound by p^i at least: enough of them, at most m + 8
+            more = math.log(tol * (1.0 - p) / (e * p)) / math.log(p)
+            target = m + max(1, min(int(math.ceil(more)), m + 8))
+            continue
+        # the terms still grow: two cruder bounds choose how many more to add.
         # r = max (B S)/S, or the row sums beta = max (B 1) times max v / min S
         r = 0.0
         smin = np.inf
@@ -260,8 +285,8 @@ def forward(g, lr, xs, dg, ch, lw, rho0, terms, logstep, log_tol, linear_span):
     ldg = _log_diag(dg)
     rho = np.empty((N + 1, n))
     S = np.empty(n)
-    t = np.empty(n)
-    t2 = np.empty(n)
+    t = np.zeros(n + 2)  # padded for _series_lin; _series_log uses the first n entries
+    t2 = np.zeros(n + 2)
     for x in range(n):
         rho[0, x] = rho0[x]
     for i in range(N):
@@ -308,8 +333,8 @@ def sweep(g, lr, xs, dg, ch, lw_T, rho0, log_tol, linear_span):
     terms = np.zeros(N, dtype=np.int64)
     logstep = np.zeros(N, dtype=np.bool_)
     S = np.empty(n)
-    t = np.empty(n)
-    t2 = np.empty(n)
+    t = np.zeros(n + 2)  # padded for _series_lin; _series_log uses the first n entries
+    t2 = np.zeros(n + 2)
     ldg = _log_diag(dg)
     lw[N] = lw_T
     m_guess = 1
@@ -318,7 +343,7 @@ def sweep(g, lr, xs, dg, ch, lw_T, rho0, log_tol, linear_span):
                            log_tol, linear_span)
         terms[i] = m
         logstep[i] = lg
-        m_guess = max(1, min(m - 2, 32))
+        m_guess = 1 if lg else max(1, m - 2)
     rho = forward(g, lr, xs, dg, ch, lw, rho0, terms, logstep, log_tol, linear_span)
     return lw, rho, terms, logstep
 
