@@ -134,6 +134,8 @@ def _series_lin(lo, dg, up, S, t, t2, m_min, log_tol, transpose):
     exactly ``m_min`` terms. Returns the number of terms.
     """
     n = S.size
+    if t.size < n + 2 or t2.size < n + 2:
+        raise ValueError("_series_lin needs work buffers of S.size + 2 entries")
     tol = math.exp(log_tol)
     vmax = -np.inf
     beta = 0.0

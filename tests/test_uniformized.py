@@ -159,3 +159,9 @@ def test_cut_bounds_the_exact_tail_at_every_entry(seed):
     worst = max(float(tail[x] / partial[x]) for x in range(n))
     assert worst <= U.TOL, (m, worst)
     np.testing.assert_allclose(S, [float(a) for a in partial], rtol=4 * U.TOL * m, atol=0)
+
+
+def test_series_refuses_unpadded_buffers():
+    v = np.ones(5)
+    with pytest.raises(ValueError, match="S.size \\+ 2"):
+        U._series_lin(0.1, np.ones(5), 0.1, v, np.zeros(5), np.zeros(7), 1, math.log(U.TOL), False)
