@@ -3,8 +3,9 @@
 Per page, at desktop width: no page error, no console error, no failed request, no request
 outside 127.0.0.1; every formula typeset by MathJax and no raw TeX left in the prose; every
 image loaded with a non-zero natural size; every embedded widget rendered; every internal link
-and anchor resolving; the page's own bytes (HTML and images) at most 5 MB. At phone width
-(390 px): nothing in the prose wider than the screen. Every kernel-free slider is moved and its
+and anchor resolving; the page's own bytes (HTML and images) at most 5 MB; no line that begins
+with the punctuation closing a formula. At phone width (390 px): nothing in the prose wider
+than the screen, and again no such line. Every kernel-free slider is moved and its
 figure must change. The site also renders from file://, with no request leaving the disk.
 """
 from __future__ import annotations
@@ -103,6 +104,26 @@ PHONE_OVERFLOW = """() => {
 }"""
 
 
+# Punctuation after an inline formula (or an opening bracket before it) that a line break parted
+# from it (tools/math_punctuation.py glues them).
+PARTED_PUNCTUATION = r"""() => {
+  const bad = [];
+  for (const c of document.querySelectorAll('main mjx-container:not([display="true"])')) {
+    const host = c.parentElement.classList.contains('math') ? c.parentElement : c;
+    const nxt = host.nextSibling;
+    if (!nxt || nxt.nodeType !== 3 || !/^[.,;:!?)\]]/.test(nxt.textContent)) continue;
+    const box = c.getBoundingClientRect();
+    if (box.height === 0) continue;  // not shown (a collapsed table of contents)
+    const r = document.createRange();
+    r.setStart(nxt, 0);
+    r.setEnd(nxt, 1);
+    if (r.getBoundingClientRect().top > box.bottom - 2)
+      bad.push(`"${nxt.textContent.slice(0, 12)}" after ` + c.textContent.slice(0, 40));
+  }
+  return bad;
+}"""
+
+
 def redirect_target(name):
     """The page a redirect stub (the root index.html) forwards to, or None."""
     m = re.search(r'http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"',
@@ -149,6 +170,9 @@ def test_page_renders_cleanly_offline_works_and_fits_a_phone(new_page, book_url,
     assert broken == [], broken
     # Widgets: each embedded view rendered, none as an error.
     assert info["unrendered"] == [] and info["widget_errors"] == [], info
+    # Punctuation stays on its formula's line.
+    parted = page.evaluate(PARTED_PUNCTUATION)
+    assert parted == [], parted[:10]
     # Kernel-free sliders: every panel's sliders move the figure and back.
     if name in SLIDER_PAGES:
         panels = page.locator(FRAME_PANEL)
@@ -162,6 +186,8 @@ def test_page_renders_cleanly_offline_works_and_fits_a_phone(new_page, book_url,
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     bad = page.evaluate(PHONE_OVERFLOW)
     assert bad == [], bad[:10]
+    parted = page.evaluate(PARTED_PUNCTUATION)
+    assert parted == [], parted[:10]
     assert not log.problems(), log.problems()
 
 
