@@ -30,6 +30,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from . import _uniformized, limits
@@ -139,6 +140,39 @@ def _skew_newton_step(params, t, z, f, da, db, rho):
     return np.concatenate([mean_step + skew_step, mean_step - skew_step])
 
 
+@numba.njit(cache=True)
+def _solve_backward_volterra(f, decay, gain):
+    r"""Solve :math:`\Delta_n = f_n + u_n`, :math:`u_n = d_n u_{n+1} - g_n \Delta_n`,
+    :math:`u_N = d_N u_{N+1} = 0`, backward in :math:`n` (``decay`` :math:`d`, ``gain`` :math:`g
+    \ge 0`): the discrete :math:`(I - J)\Delta = f` of the mean Newton step."""
+    n1 = f.size
+    out = np.empty(n1)
+    u = 0.0
+    for n in range(n1 - 1, -1, -1):
+        carried = decay[n] * u
+        out[n] = (f[n] + carried) / (1.0 + gain[n])
+        u = carried - gain[n] * out[n]
+    return out
+
+
+def _mean_newton_step(params, t, z, f):
+    r"""The fixed-point step ``f`` with its mean part replaced by a Newton step of the curvature
+    model (see :func:`solve_mean_field`, Notes): returns the new step."""
+    n1 = t.size
+    k = params.k
+    mean = 0.5 * (z[:n1] + z[n1:])
+    fm = 0.5 * (f[:n1] + f[n1:])
+    v2 = np.maximum(mean + fm - 1.0 / k, 0.0)  # curvature: the crowd's mean quote minus 1/k
+    rate = (2.0 * params.A / np.e) * np.exp(np.minimum(k * mean, 700.0))  # Lambda_t
+    h = np.append(np.diff(t), 0.0)
+    decay = np.exp(-4.0 * k * rate * v2 * h)
+    gain = 2.0 * k * k * rate * v2**2 * h
+    dm = _solve_backward_volterra(fm, decay, gain)
+    if not np.all(np.isfinite(dm)):
+        return f
+    return f + np.concatenate([dm - fm, dm - fm])
+
+
 def _held(q, hold):
     """The crowd average held over each step from the grid-time averages ``q``: the step
     average ``(q_n + q_{n+1}) / 2`` (``hold="step"``) or ``q_n`` (``"left"``); the last entry
@@ -151,7 +185,7 @@ def _held(q, hold):
 
 
 def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200,
-                     anderson=0, skew_newton=False, hold="step", _z0=None):
+                     anderson=0, skew_newton=False, mean_newton=False, hold="step", _z0=None):
     r"""Solve the mean-field market-making equilibrium by damped fixed-point iteration.
 
     .. math:: \bar\delta^{(j+1)} = \bar\delta^{(j)}
@@ -183,6 +217,9 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         Replace the skew part of each step by a Newton step of the costate model (Notes), and
         start from that model's skew. Off by default (the plain map, whose contraction the
         chapter measures); the dashboard uses it with ``anderson=20``.
+    mean_newton : bool
+        Replace the mean part of each step by a Newton step of the curvature model (Notes).
+        Off by default; the dashboard uses it with ``skew_newton`` and ``anderson=20``.
     hold : {"step", "left"}
         The crowd average held over a step: the step average of the crowd's quotes (default,
         trapezoid rule) or their average at the step's start (the scheme of earlier
@@ -233,7 +270,22 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     step of this model that zeroes :math:`G` is :math:`\Delta s = G + L\,\Delta y`, with
     :math:`\Delta y_t = -\int_0^t c_u G_u\,du`. It has the same fixed point (:math:`G = 0`),
     and the model's equilibrium, :math:`s = L\,E[X_0]`, is the starting skew.
-    Where the model is poor (time steps too coarse for the crowd's fill rates), a residual
+
+    *The mean Newton step.* Along the mean :math:`m` the map is a contraction, but a slow one
+    where fill rates are high: a deeper crowd raises every maker's fill rates, which flattens
+    :math:`V` and tightens the quotes. In the gauge that removes the skew, take the quadratic
+    approximation :math:`V \approx v_0 - v_1 x - v_2 x^2`. The HJB then gives the curvature's
+    Riccati equation :math:`\dot v_2 = 2k\Lambda_t v_2^2 - \eta`, :math:`v_2(T) = \gamma`,
+    with :math:`\Lambda_t = (2A/e)\,e^{k m_t}` the fill-rate scale of both sides, and the
+    crowd's mean half-spread is :math:`1/k + v_2`. A crowd mean moved by :math:`\delta m` moves
+    the curvature by :math:`u`, with :math:`\dot u = 4k\Lambda v_2\,u + 2k^2\Lambda v_2^2\,
+    \delta m` and :math:`u(T) = 0`: a Volterra operator :math:`J` of negative gain
+    (:math:`J\delta m = u`). The Newton step solves :math:`(I - J)\Delta m = f_m` for the mean
+    part :math:`f_m` of the residual, backward in time in :math:`O(N)`, with :math:`v_2` read
+    off the current quotes (their mean minus :math:`1/k`) and :math:`\Lambda` off the current
+    crowd. It too has the same fixed point.
+
+    Where a model is poor (time steps too coarse for the crowd's fill rates), a residual
     above ten times the first one ends the Newton steps: the solve restarts from the plain
     start with plain steps.
 
@@ -266,6 +318,8 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     anderson = check_int("anderson", anderson, lo=0, hi=50)
     if not isinstance(skew_newton, (bool, np.bool_)):
         raise ValueError(f"skew_newton must be True or False, got {skew_newton!r}")
+    if not isinstance(mean_newton, (bool, np.bool_)):
+        raise ValueError(f"mean_newton must be True or False, got {mean_newton!r}")
     if hold not in ("step", "left"):
         raise ValueError(f"hold must be 'step' or 'left', got {hold!r}")
 
@@ -281,6 +335,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     dz_hist, df_hist = [], []
     z_prev = f_prev = None
     newton = skew_newton
+    mean_model = mean_newton
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium(params, n_steps, avg_a, avg_b, rho0)
@@ -293,10 +348,10 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         if res <= tol:
             converged = True
             break
-        if newton and res > 10.0 * residuals[0]:
+        if (newton or mean_model) and res > 10.0 * residuals[0]:
             # the linear model overshot (steps too coarse for it): start again from the plain
             # start with plain steps and a fresh mixing history
-            newton = False
+            newton = mean_model = False
             z = z_plain
             dz_hist.clear()
             df_hist.clear()
@@ -304,6 +359,8 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
             continue
         if newton:
             f = _skew_newton_step(params, t, z, f, da, db, rho)
+        if mean_model:
+            f = _mean_newton_step(params, t, z, f)
         if anderson and f_prev is not None:
             dz_hist.append(z - z_prev)
             df_hist.append(f - f_prev)
