@@ -142,9 +142,9 @@ def _skew_newton_step(params, t, z, f, da, db, rho):
 
 @numba.njit(cache=True)
 def _solve_backward_volterra(f, decay, gain):
-    r"""Solve :math:`\Delta_n = f_n + u_n`, :math:`u_n = d_n u_{n+1} - g_n \Delta_n`,
-    :math:`u_N = d_N u_{N+1} = 0`, backward in :math:`n` (``decay`` :math:`d`, ``gain`` :math:`g
-    \ge 0`): the discrete :math:`(I - J)\Delta = f` of the mean Newton step."""
+    r"""Solve :math:`\Delta_n = f_n + u_n` with :math:`u_n = d_n u_{n+1} - g_n \Delta_n` and
+    :math:`u_{N+1} = 0`, backward in :math:`n` (``decay`` :math:`d`, ``gain`` :math:`g \ge 0`):
+    the discrete :math:`(I - J)\Delta = f` of the mean Newton step."""
     n1 = f.size
     out = np.empty(n1)
     u = 0.0
@@ -271,8 +271,8 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     :math:`\Delta y_t = -\int_0^t c_u G_u\,du`. It has the same fixed point (:math:`G = 0`),
     and the model's equilibrium, :math:`s = L\,E[X_0]`, is the starting skew.
 
-    *The mean Newton step.* Along the mean :math:`m` the map is a contraction, but a slow one
-    where fill rates are high: a deeper crowd raises every maker's fill rates, which flattens
+    *The mean Newton step.* Along the mean :math:`m` the plain iteration is slow where fill
+    rates are high: a deeper crowd raises every maker's fill rates, which flattens
     :math:`V` and tightens the quotes. In the gauge that removes the skew, take the quadratic
     approximation :math:`V \approx v_0 - v_1 x - v_2 x^2`. The HJB then gives the curvature's
     Riccati equation :math:`\dot v_2 = 2k\Lambda_t v_2^2 - \eta`, :math:`v_2(T) = \gamma`,
