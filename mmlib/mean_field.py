@@ -27,6 +27,7 @@ Chapter: *Mean field* (``book/mean_field.md``).
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -123,6 +124,25 @@ def _skew_costate(params, t, mean_x):
     return -2.0 * params.gamma * mean_x[-1] - 2.0 * params.eta * tail
 
 
+@numba.njit(cache=True)
+def _fill_rate_mass(k, za, zb, da, db, rho):
+    """Per time, the population's sum of e^{k(za - da)} + e^{k(zb - db)} (fill rates over A;
+    exponents capped at 700; a side that does not quote, NaN, adds nothing)."""
+    n1, n = rho.shape
+    out = np.zeros(n1)
+    for i in range(n1):
+        acc = 0.0
+        for x in range(n):
+            r = 0.0
+            if not np.isnan(da[i, x]):
+                r += math.exp(min(k * (za[i] - da[i, x]), 700.0))
+            if not np.isnan(db[i, x]):
+                r += math.exp(min(k * (zb[i] - db[i, x]), 700.0))
+            acc += rho[i, x] * r
+        out[i] = acc
+    return out
+
+
 def _skew_newton_step(params, t, z, f, da, db, rho):
     r"""The fixed-point step :math:`f = F(z) - z` with its skew part replaced by a Newton step of
     the costate model (see :func:`solve_mean_field`, Notes): returns the new step."""
@@ -130,11 +150,7 @@ def _skew_newton_step(params, t, z, f, da, db, rho):
     za, zb = z[:n1], z[n1:]
     mean_step = 0.5 * (f[:n1] + f[n1:])
     G = 0.5 * (f[:n1] - f[n1:])  # skew of the quotes minus the crowd's skew
-    with np.errstate(invalid="ignore"):
-        la = np.exp(np.minimum(params.k * (za[:, None] - da), 700.0))
-        lb = np.exp(np.minimum(params.k * (zb[:, None] - db), 700.0))
-    rate = params.A * (np.nan_to_num(la, nan=0.0) + np.nan_to_num(lb, nan=0.0))
-    c = params.k * np.sum(rho * rate, axis=1)  # d(mean drift)/d(relative skew)
+    c = params.k * params.A * _fill_rate_mass(params.k, za, zb, da, db, rho)  # d(drift)/d(skew)
     dy = np.concatenate([[0.0], -np.cumsum(np.diff(t) * c[:-1] * G[:-1])])
     skew_step = G + _skew_costate(params, t, dy)
     return np.concatenate([mean_step + skew_step, mean_step - skew_step])
