@@ -350,8 +350,7 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
     converged = False
     dz_hist, df_hist = [], []
     z_prev = f_prev = None
-    newton = skew_newton
-    mean_model = mean_newton
+    skew_model, mean_model = skew_newton, mean_newton
     for _ in range(max_iter):
         avg_a, avg_b = z[:n1], z[n1:]
         V, da, db, rho = _equilibrium(params, n_steps, avg_a, avg_b, rho0)
@@ -364,16 +363,16 @@ def solve_mean_field(params, rho0, n_steps, damping=1.0, tol=1e-10, max_iter=200
         if res <= tol:
             converged = True
             break
-        if (newton or mean_model) and res > 10.0 * residuals[0]:
+        if (skew_model or mean_model) and res > 10.0 * residuals[0]:
             # the linear model overshot (steps too coarse for it): start again from the plain
             # start with plain steps and a fresh mixing history
-            newton = mean_model = False
+            skew_model = mean_model = False
             z = z_plain
             dz_hist.clear()
             df_hist.clear()
             z_prev = f_prev = None
             continue
-        if newton:
+        if skew_model:
             f = _skew_newton_step(params, t, z, f, da, db, rho)
         if mean_model:
             f = _mean_newton_step(params, t, z, f)

@@ -21,13 +21,12 @@ _BEFORE = re.compile(r"[(\[\u2018\u201c]$")
 CLASS = "math-nowrap"
 
 
-def _split_text(node, match, keep_head):
-    """Split Text ``node`` around ``match``: (the matched part, the rest) as Text nodes, the
-    rest first if ``keep_head`` is False (the match at the end)."""
-    text = node.astext()
-    if keep_head:
-        return nodes.Text(text[:match.end()]), nodes.Text(text[match.end():])
-    return nodes.Text(text[match.start():]), nodes.Text(text[:match.start()])
+def _set_text(parent, node, text):
+    """Replace Text ``node`` of ``parent`` by ``text``, or drop it if ``text`` is empty."""
+    if text:
+        parent.replace(node, nodes.Text(text))
+    else:
+        parent.remove(node)
 
 
 def glue(doctree):
@@ -35,7 +34,7 @@ def glue(doctree):
     count = 0
     for math in list(doctree.findall(nodes.math)):
         parent = math.parent
-        if parent is None or isinstance(parent, nodes.inline) and CLASS in parent["classes"]:
+        if parent is None or (isinstance(parent, nodes.inline) and CLASS in parent["classes"]):
             continue
         i = parent.index(math)
         nxt = parent[i + 1] if i + 1 < len(parent) else None
@@ -46,18 +45,17 @@ def glue(doctree):
             continue
         box = nodes.inline(classes=[CLASS])
         if before is not None:
-            head, rest = _split_text(prev, before, keep_head=False)
-            parent.replace(prev, rest) if rest.astext() else parent.remove(prev)
-            box += head
-        i = parent.index(math)
-        parent.remove(math)
+            text = prev.astext()
+            _set_text(parent, prev, text[:before.start()])
+            box += nodes.Text(text[before.start():])
+        if after is not None:
+            text = nxt.astext()
+            _set_text(parent, nxt, text[after.end():])
+            tail = nodes.Text(text[:after.end()])
+        parent.replace(math, box)
         box += math
         if after is not None:
-            nxt = parent[i]
-            head, rest = _split_text(nxt, after, keep_head=True)
-            parent.replace(nxt, rest) if rest.astext() else parent.remove(nxt)
-            box += head
-        parent.insert(i, box)
+            box += tail
         count += 1
     return count
 

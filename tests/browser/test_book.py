@@ -104,8 +104,8 @@ PHONE_OVERFLOW = """() => {
 }"""
 
 
-# Punctuation after an inline formula (or an opening bracket before it) that a line break parted
-# from it (tools/math_punctuation.py glues them).
+# Punctuation after an inline formula that a line break parted from it (tools/math_punctuation.py
+# glues them).
 PARTED_PUNCTUATION = r"""() => {
   const bad = [];
   for (const c of document.querySelectorAll('main mjx-container:not([display="true"])')) {
