@@ -58,3 +58,23 @@ def test_the_callers_timeout_is_kept(monkeypatch):
         asyncio.run(_channel(sock).get_msg(timeout=0.12))
     waited = time.monotonic() - start
     assert 0.12 <= waited < 0.5 and len(sock.polls) >= 3 and max(sock.polls) <= 50
+
+
+class _EarlyPollSocket(_MissedWakeupSocket):
+    """A poll that returns 3 ms before its timeout, as a timer of coarse resolution may."""
+
+    async def poll(self, timeout_ms):
+        self.polls.append(timeout_ms)
+        await asyncio.sleep(max(0.0, timeout_ms / 1000 - 0.003))
+        return 0
+
+
+def test_empty_is_not_raised_before_the_deadline_when_polls_wake_early(monkeypatch):
+    # Seen in a unit run: a poll that woke early ended the wait at 0.1198 s of 0.12 s.
+    monkeypatch.setattr(kernel_wakeup, "SLICE", 0.05)
+    kernel_wakeup.install()
+    sock = _EarlyPollSocket(queued=False)
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(_channel(sock).get_msg(timeout=0.12))
+    assert time.monotonic() - start >= 0.12

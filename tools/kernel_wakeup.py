@@ -19,6 +19,7 @@ It is installed by the book build (as a Sphinx extension listed in ``_config.yml
 """
 from __future__ import annotations
 
+import math
 import time
 from queue import Empty
 
@@ -43,10 +44,12 @@ def install() -> bool:
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             step = SLICE if left is None else min(SLICE, left)
-            ready = await self.socket.poll(int(step * 1000))
+            # Round up: a poll (or the event loop's timer) may wake a little early, so the
+            # deadline itself is checked below, never assumed from the slice's length.
+            ready = await self.socket.poll(math.ceil(step * 1000))
             if ready or (self.socket.get(zmq.EVENTS) & zmq.POLLIN):
                 return await self._recv()
-            if left is not None and left <= SLICE:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise Empty
 
     get_msg._sliced = True
