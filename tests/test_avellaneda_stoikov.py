@@ -68,10 +68,14 @@ def glft_matrix(p, Q):
 
 
 def glft_ode_v(p, Q, taus):
-    """v(T - tau) by Radau on dv/dtau = N v, v(0) = 1, analytic Jacobian N."""
+    """v(T - tau) by DOP853 (explicit Runge-Kutta, order 8) on dv/dtau = N v, v(0) = 1.
+
+    Pure relative accuracy (atol = 1e-300), as the log of v is compared. At the paper's values
+    N's eigenvalues lie in about [-103, 96], so over T = 1 an explicit method is efficient:
+    8.5k evaluations, where Radau took 211k (8 s) for the same accuracy."""
     N = glft_matrix(p, Q)
     sol = solve_ivp(lambda _, v: N @ v, (0.0, taus.max()), np.ones(2 * Q + 1),
-                    method="Radau", jac=lambda *_: N, t_eval=taus, rtol=1e-12, atol=1e-300)
+                    method="DOP853", t_eval=taus, rtol=1e-13, atol=1e-300)
     assert sol.success
     return sol.y.T
 
@@ -157,7 +161,7 @@ def test_glft_coefficients_by_hand():
     assert_allclose(beta, 140.0 * (1 + 0.1 / 1.5) ** (-(1 + 1.5 / 0.1)), rtol=1e-13)
 
 
-def test_glft_against_stiff_ode():
+def test_glft_against_an_ode_solve_of_the_linear_system():
     Q, n_steps = 8, 40
     sol = solve_glft(PAPER, Q, n_steps)
     taus = PAPER.T - sol.t[::-1]

@@ -9,7 +9,7 @@ from scipy.integrate import solve_ivp
 from mmlib import (TEACHING_PARAMS, MeanFieldConvergenceWarning, ModelParams, default_rho0,
                    solve_mean_field)
 from mmlib import average_quotes
-from conftest import dense_w_generator, stiff_reference_V
+from conftest import dense_w_generator, radau_in_log_time, stiff_reference_V
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +319,7 @@ def test_skew_costate_model_predicts_the_equilibrium_skew():
 # ---------------------------------------------------------------------------
 def _hjb_step_radau(p, Aa, Ab, V_next, h):
     """V one step back from V_next with the crowd's intensity scales held: Radau on V itself
-    (no w = e^{kV}, no exponential of a matrix), analytic Jacobian."""
+    (no w = e^{kV}, no exponential of a matrix), analytic Jacobian, in log time (conftest)."""
     k, x, n = p.k, p.x, p.n_states
 
     def rates(V):
@@ -346,10 +346,7 @@ def _hjb_step_radau(p, Aa, Ab, V_next, h):
         J[i, i] -= lb
         return J
 
-    sol = solve_ivp(rhs, (0.0, h), V_next, method="Radau", jac=jac, rtol=1e-12, atol=1e-12,
-                    dense_output=True)
-    assert sol.success, sol.message
-    return sol
+    return radau_in_log_time(rhs, jac, V_next, h, [h], rtol=1e-12, atol=1e-12)
 
 
 def _population_step_bdf(p, Aa, Ab, Vsol, rho, h):
